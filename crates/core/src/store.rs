@@ -1,0 +1,158 @@
+//! The `Store` trait: everything the engine asks of a database, so SQLite and PostgreSQL are
+//! interchangeable behind it.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::{ApiKey, Event, EventDraft, EventKind, Product, ProductDraft, Result};
+
+/// Filters and paging for the product list.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProductQuery {
+    /// Full-text query over title, brand and description; results are ranked by relevance.
+    pub text: Option<String>,
+    /// Exact brand.
+    pub brand: Option<String>,
+    /// Exact category.
+    pub category: Option<String>,
+    /// Exact currency.
+    pub currency: Option<String>,
+    /// Lowest price, inclusive, in minor units.
+    pub min_price_minor: Option<i64>,
+    /// Highest price, inclusive, in minor units.
+    pub max_price_minor: Option<i64>,
+    /// Page size.
+    pub limit: u32,
+    /// Rows to skip.
+    pub offset: u64,
+}
+
+/// Filters and paging for events.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventQuery {
+    /// Only this shopper's events.
+    pub shopper: Option<String>,
+    /// Only events about this product.
+    pub product: Option<String>,
+    /// Only this kind.
+    pub kind: Option<EventKind>,
+    /// Page size.
+    pub limit: u32,
+    /// Rows to skip.
+    pub offset: u64,
+}
+
+/// One page of results.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Page<T> {
+    /// The rows of this page.
+    pub items: Vec<T>,
+    /// Rows matching the filters, over all pages.
+    pub total: u64,
+    /// Page size asked for.
+    pub limit: u32,
+    /// Rows skipped.
+    pub offset: u64,
+}
+
+/// What an upsert did to one product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpsertOutcome {
+    /// The product was new.
+    Inserted,
+    /// The product existed with different content and was replaced.
+    Updated,
+    /// The product existed with identical content; nothing was written.
+    Unchanged,
+}
+
+/// Counts for one batch of product upserts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProductBatchOutcome {
+    /// New products.
+    pub inserted: u64,
+    /// Changed products.
+    pub updated: u64,
+    /// Identical products.
+    pub unchanged: u64,
+}
+
+/// Counts for one batch of events.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EventBatchOutcome {
+    /// Events stored for the first time.
+    pub inserted: u64,
+    /// Events that were already stored.
+    pub duplicates: u64,
+}
+
+/// A bulk import in progress: writes go into an open transaction. `commit_batch` makes everything
+/// so far durable and opens the next transaction; dropping the import without `finish` rolls
+/// back whatever was not committed.
+pub trait ImportTx {
+    /// Inserts or updates products, skipping identical ones.
+    fn upsert_products(&mut self, batch: &[ProductDraft]) -> Result<ProductBatchOutcome>;
+    /// Inserts events, skipping ones already stored.
+    fn insert_events(&mut self, batch: &[EventDraft]) -> Result<EventBatchOutcome>;
+    /// Commits the open transaction and starts the next.
+    fn commit_batch(&mut self) -> Result<()>;
+    /// Commits and ends the import.
+    fn finish(self: Box<Self>) -> Result<()>;
+}
+
+/// The database behind Vitrine.
+pub trait Store: Send + Sync {
+    /// Checks the database answers.
+    fn ping(&self) -> Result<()>;
+
+    /// One product, or `NotFound`.
+    fn get_product(&self, id: &str) -> Result<Product>;
+    /// A filtered, paged list of products.
+    fn list_products(&self, query: &ProductQuery) -> Result<Page<Product>>;
+    /// Stores a new product; `Conflict` if the id exists.
+    fn create_product(&self, draft: &ProductDraft) -> Result<Product>;
+    /// Replaces an existing product's content; `NotFound` if it does not exist.
+    fn replace_product(&self, draft: &ProductDraft) -> Result<Product>;
+    /// Reads, changes and writes back a product in one transaction.
+    fn modify_product(
+        &self,
+        id: &str,
+        change: &mut dyn FnMut(ProductDraft) -> Result<ProductDraft>,
+    ) -> Result<Product>;
+    /// Deletes a product; `NotFound` if it does not exist. Its events are kept as history.
+    fn delete_product(&self, id: &str) -> Result<()>;
+
+    /// Stores events durably in one transaction (all or none), returning them with their ids;
+    /// an event already stored is returned with its existing id.
+    fn insert_events(&self, events: &[EventDraft]) -> Result<Vec<Event>>;
+    /// A filtered, paged list of events, newest first.
+    fn list_events(&self, query: &EventQuery) -> Result<Page<Event>>;
+    /// Whether a shopper has been seen.
+    fn shopper_exists(&self, id: &str) -> Result<bool>;
+
+    /// Starts a bulk import.
+    fn begin_import(&self) -> Result<Box<dyn ImportTx + '_>>;
+
+    /// Stores a new key under the SHA-256 of its secret.
+    fn create_api_key(&self, key: &ApiKey, secret_hash: &[u8; 32]) -> Result<()>;
+    /// The live (not revoked) key with this secret hash.
+    fn find_api_key(&self, secret_hash: &[u8; 32]) -> Result<Option<ApiKey>>;
+    /// Every key, revoked ones included.
+    fn list_api_keys(&self) -> Result<Vec<ApiKey>>;
+    /// Revokes a key; `NotFound` if there is no such key.
+    fn revoke_api_key(&self, id: &str) -> Result<()>;
+
+    /// Counts of products, shoppers and events.
+    fn stats(&self) -> Result<StoreStats>;
+}
+
+/// Row counts, for the CLI and health checks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct StoreStats {
+    /// Products in the catalog.
+    pub products: u64,
+    /// Shoppers seen.
+    pub shoppers: u64,
+    /// Events stored.
+    pub events: u64,
+}

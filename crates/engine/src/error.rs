@@ -1,0 +1,34 @@
+//! The engine's errors.
+
+use std::path::PathBuf;
+
+/// Errors from the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A domain rule or the store refused the operation.
+    #[error(transparent)]
+    Domain(#[from] vitrine_core::Error),
+    /// The store could not be opened.
+    #[error("cannot open the database: {0}")]
+    Open(#[from] vitrine_store::Error),
+    /// An input file could not be read.
+    #[error("{path}: {reason}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The input is not in a format Vitrine reads, or the format given does not fit it.
+    #[error("{0}")]
+    Format(String),
+    /// A strict import found rejected rows and wrote nothing.
+    #[error("strict import aborted: {rejected} row(s) rejected, nothing was imported")]
+    StrictAborted {
+        /// How many rows were rejected.
+        rejected: u64,
+    },
+}
+
+/// Result with the engine's error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,12 @@
+//! Vitrine's wiring: the `Engine` handle the server and the CLI share. It owns the store (through
+//! the `Store` trait), API keys, and the catalog and event importers. Synchronous by design: the
+//! HTTP layer calls it from blocking tasks. Owns no HTTP and no SQL.
+
+mod engine;
+mod error;
+pub mod import;
+mod keys;
+
+pub use engine::{Engine, EngineConfig, MAX_EVENT_BATCH, MAX_PAGE};
+pub use error::{Error, Result};
+pub use keys::NewKey;

@@ -1,0 +1,90 @@
+//! Bulk imports: one connection tuned for throughput, writes inside explicit transactions that
+//! the caller commits batch by batch (or once, for an all-or-nothing import).
+
+use rusqlite::Connection;
+use vitrine_core::{
+    EventBatchOutcome, EventDraft, ImportTx, ProductBatchOutcome, ProductDraft, Result,
+    UpsertOutcome, now_millis,
+};
+
+use crate::error::db;
+use crate::events::{self, ShopperCache};
+use crate::products;
+
+/// An import in progress on its own connection.
+#[derive(Debug)]
+pub(crate) struct SqliteImport {
+    conn: Connection,
+    shoppers: ShopperCache,
+    open: bool,
+}
+
+impl SqliteImport {
+    pub(crate) fn begin(conn: Connection) -> Result<Self> {
+        conn.execute_batch("BEGIN IMMEDIATE").map_err(db)?;
+        Ok(Self {
+            conn,
+            shoppers: ShopperCache::default(),
+            open: true,
+        })
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        self.conn.execute_batch("COMMIT").map_err(|e| {
+            self.shoppers.clear();
+            db(e)
+        })?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl ImportTx for SqliteImport {
+    fn upsert_products(&mut self, batch: &[ProductDraft]) -> Result<ProductBatchOutcome> {
+        let now = now_millis();
+        let mut out = ProductBatchOutcome::default();
+        for draft in batch {
+            match products::upsert(&self.conn, draft, now)? {
+                UpsertOutcome::Inserted => out.inserted += 1,
+                UpsertOutcome::Updated => out.updated += 1,
+                UpsertOutcome::Unchanged => out.unchanged += 1,
+            }
+        }
+        Ok(out)
+    }
+
+    fn insert_events(&mut self, batch: &[EventDraft]) -> Result<EventBatchOutcome> {
+        let mut out = EventBatchOutcome::default();
+        for e in batch {
+            let shopper = self.shoppers.get(&self.conn, &e.shopper)?;
+            if events::insert_bulk(&self.conn, shopper, e)? {
+                out.inserted += 1;
+            } else {
+                out.duplicates += 1;
+            }
+        }
+        Ok(out)
+    }
+
+    fn commit_batch(&mut self) -> Result<()> {
+        self.commit()?;
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(db)?;
+        self.open = true;
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<()> {
+        self.commit()
+    }
+}
+
+impl Drop for SqliteImport {
+    fn drop(&mut self) {
+        if self.open {
+            // Dropped without finish: nothing since the last commit may land.
+            if let Err(e) = self.conn.execute_batch("ROLLBACK") {
+                tracing::warn!(error = %e, "rollback of an abandoned import failed");
+            }
+        }
+    }
+}

@@ -1,6 +1,6 @@
 //! The `Engine` handle.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use vitrine_core::{
@@ -9,6 +9,9 @@ use vitrine_core::{
 };
 use vitrine_store::{SqliteConfig, SqliteStore};
 
+use crate::import::{
+    self, EventFormat, ImportEvent, ImportOptions, ImportReport, ProductFormat,
+};
 use crate::keys::{self, NewKey};
 use crate::{Error, Result};
 
@@ -158,6 +161,30 @@ impl Engine {
     /// Deletes a product (its events stay as history).
     pub fn delete_product(&self, id: &str) -> Result<()> {
         Ok(self.store.delete_product(id)?)
+    }
+
+    // ---- import ---------------------------------------------------------------------------
+
+    /// Imports a catalog file; see [`crate::import`].
+    pub fn import_products(
+        &self,
+        path: &Path,
+        format: Option<ProductFormat>,
+        options: &ImportOptions,
+        sink: &mut dyn FnMut(ImportEvent),
+    ) -> Result<ImportReport> {
+        import::import_products(self.store.as_ref(), path, format, options, sink)
+    }
+
+    /// Imports an event file; see [`crate::import`].
+    pub fn import_events(
+        &self,
+        path: &Path,
+        format: Option<EventFormat>,
+        options: &ImportOptions,
+        sink: &mut dyn FnMut(ImportEvent),
+    ) -> Result<ImportReport> {
+        import::import_events(self.store.as_ref(), path, format, options, sink)
     }
 
     // ---- events ---------------------------------------------------------------------------

@@ -10,3 +10,4 @@ mod keys;
 pub use engine::{Engine, EngineConfig, MAX_EVENT_BATCH, MAX_PAGE};
 pub use error::{Error, Result};
 pub use keys::NewKey;
+pub use vitrine_store::SCHEMA_VERSION;

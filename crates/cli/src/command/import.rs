@@ -1,0 +1,169 @@
+//! `vitrine import products|events FILE`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::Subcommand;
+use serde_json::json;
+use vitrine_core::EventKind;
+use vitrine_engine::import::{
+    EventFormat, ImportEvent, ImportOptions, ImportReport, ProductFormat,
+};
+
+use super::Global;
+use crate::exit::{Failure, Outcome};
+use crate::progress::Progress;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Import a catalog: JSON Lines, CSV with a header, a Shopify product export or the Myntra
+    /// catalog (gzip or plain; the format is detected from the name and header unless given).
+    Products {
+        /// The file to import.
+        file: PathBuf,
+        /// jsonl, csv, shopify or myntra.
+        #[arg(long)]
+        format: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Import shopper events: JSON Lines, or S3-Rec sequences (`user item item …` per line).
+    Events {
+        /// The file to import.
+        file: PathBuf,
+        /// jsonl or s3rec.
+        #[arg(long)]
+        format: Option<String>,
+        /// The kind given to S3-Rec interactions, which carry none (Amazon reviews follow
+        /// purchases).
+        #[arg(long, default_value = "purchase")]
+        kind: String,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Common {
+    /// All or nothing: if any row is rejected, nothing is imported.
+    #[arg(long)]
+    strict: bool,
+    /// Rows per transaction.
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    batch_size: u64,
+    /// Print the summary as JSON (with peak memory) instead of a sentence.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run(global: &Global, cmd: Command) -> Outcome {
+    let engine = global.engine()?;
+    let mut options = ImportOptions {
+        default_currency: global.currency.to_ascii_uppercase(),
+        ..ImportOptions::default()
+    };
+    let (file, common, result) = match cmd {
+        Command::Products {
+            file,
+            format,
+            common,
+        } => {
+            let format = format
+                .map(|f| f.parse::<ProductFormat>())
+                .transpose()?;
+            options.strict = common.strict;
+            options.batch_size = common.batch_size as usize;
+            let result = with_progress(&file, |sink| {
+                engine.import_products(&file, format, &options, sink)
+            });
+            (file, common, result)
+        }
+        Command::Events {
+            file,
+            format,
+            kind,
+            common,
+        } => {
+            let format = format.map(|f| f.parse::<EventFormat>()).transpose()?;
+            options.s3rec_kind = kind
+                .parse::<EventKind>()
+                .map_err(|e| Failure::BadInput(e.to_string()))?;
+            options.strict = common.strict;
+            options.batch_size = common.batch_size as usize;
+            let result = with_progress(&file, |sink| {
+                engine.import_events(&file, format, &options, sink)
+            });
+            (file, common, result)
+        }
+    };
+    let report = result?;
+    summarise(&file, &report, common.json)?;
+    if report.rejected > 0 {
+        return Err(Failure::BadInput(format!(
+            "{} row(s) rejected; the other rows were imported",
+            report.rejected
+        )));
+    }
+    Ok(())
+}
+
+fn with_progress(
+    file: &Path,
+    f: impl FnOnce(&mut dyn FnMut(ImportEvent)) -> vitrine_engine::Result<ImportReport>,
+) -> vitrine_engine::Result<ImportReport> {
+    let label = file
+        .file_name()
+        .map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let mut progress = Progress::new(&label, 0);
+    let result = f(&mut |event| match event {
+        ImportEvent::Progress {
+            bytes,
+            total_bytes,
+            records,
+        } => progress.update(bytes, total_bytes, records),
+        ImportEvent::Rejected(r) => progress.println(&format!("rejected {r}")),
+    });
+    progress.finish();
+    result
+}
+
+fn summarise(file: &Path, r: &ImportReport, json: bool) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    if json {
+        let summary = json!({
+            "file": file.display().to_string(),
+            "format": r.format,
+            "records": r.records,
+            "imported": r.imported,
+            "updated": r.updated,
+            "unchanged": r.unchanged,
+            "rejected": r.rejected,
+            "seconds": r.elapsed.as_secs_f64(),
+            "records_per_second": r.rate(),
+            "peak_rss_bytes": peak_rss_bytes(),
+        });
+        writeln!(out, "{summary}")?;
+    } else {
+        writeln!(
+            out,
+            "{} ({}): {} imported, {} updated, {} unchanged, {} rejected in {:.2}s ({:.0} records/s)",
+            file.display(),
+            r.format,
+            r.imported,
+            r.updated,
+            r.unchanged,
+            r.rejected,
+            r.elapsed.as_secs_f64(),
+            r.rate()
+        )?;
+    }
+    Ok(())
+}
+
+/// The process's peak resident set size (VmHWM), where the kernel reports it.
+pub(crate) fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}

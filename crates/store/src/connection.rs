@@ -86,3 +86,26 @@ impl ReadPool {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_mode_enforces_foreign_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let mut writer = open(&path, Mode::Durable).unwrap();
+        crate::migrations::migrate(&mut writer).unwrap();
+        for mode in [Mode::Durable, Mode::Bulk, Mode::Read] {
+            let conn = open(&path, mode).unwrap();
+            let on: i64 = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
+            assert_eq!(on, 1, "{mode:?}");
+        }
+        let err = writer.execute(
+            "INSERT INTO events (shopper, product_id, kind, ts) VALUES (999, 'p', 0, 1)",
+            [],
+        );
+        assert!(err.is_err(), "an event for an unknown shopper row is refused");
+    }
+}

@@ -1,0 +1,44 @@
+# Vitrine: `make run` and `make test` are the two commands a fresh machine needs.
+
+CARGO   ?= cargo
+VITRINE := target/release/vitrine
+# The demo database lives with the user's data, like the models will.
+export VITRINE_DB ?= $(HOME)/.local/share/vitrine/vitrine.db
+ADDR    ?= 127.0.0.1:8080
+
+.PHONY: setup build run test bench clean-db
+
+## setup: install the system packages the build needs, if missing
+setup:
+	@./scripts/setup.sh
+
+## build: release build of the vitrine binary
+build: setup
+	$(CARGO) build --release --locked --bin vitrine
+
+## run: build, create the database, import the demo catalog and events, print an admin key, serve
+run: build
+	$(VITRINE) db migrate
+	$(VITRINE) import products demo/products.jsonl
+	$(VITRINE) import events demo/events.jsonl
+	@key=$$($(VITRINE) keys create --role admin --name demo --quiet) && \
+	  echo "" && \
+	  echo "  Demo admin key (shown once): $$key" && \
+	  echo "  Try: curl -H \"Authorization: Bearer $$key\" http://$(ADDR)/v1/products?q=earbuds" && \
+	  echo ""
+	$(VITRINE) serve --addr $(ADDR)
+
+## test: formatting, lints (warnings are errors), every test, and the docs
+test: setup
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	$(CARGO) test --workspace --locked
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --locked
+
+## bench: import throughput and memory (JSON in bench/results/)
+bench: build
+	$(VITRINE) bench import --out bench/results/import.json
+
+## clean-db: delete the demo database
+clean-db:
+	rm -f "$(VITRINE_DB)" "$(VITRINE_DB)-wal" "$(VITRINE_DB)-shm"

@@ -1,0 +1,108 @@
+//! The binary as a user runs it: exit codes, one-line errors, summaries, keys.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn vitrine(db: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vitrine"))
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .env("VITRINE_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn demo(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../demo")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn demo_catalog_and_events_import_cleanly_and_idempotently() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("v.db");
+    let first = vitrine(&db, &["import", "products", &demo("products.jsonl")]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(stdout(&first).contains("60 imported, 0 updated, 0 unchanged, 0 rejected"), "{}", stdout(&first));
+    let again = vitrine(&db, &["import", "products", &demo("products.jsonl")]);
+    assert!(stdout(&again).contains("0 imported, 0 updated, 60 unchanged, 0 rejected"), "{}", stdout(&again));
+    let events = vitrine(&db, &["import", "events", &demo("events.jsonl"), "--json"]);
+    assert!(events.status.success(), "{}", stderr(&events));
+    let summary: serde_json::Value = serde_json::from_str(stdout(&events).trim()).unwrap();
+    assert_eq!(summary["rejected"], 0);
+    assert!(summary["imported"].as_u64().unwrap() > 1000);
+    let stats = vitrine(&db, &["db", "stats"]);
+    assert!(stdout(&stats).contains("products 60"), "{}", stdout(&stats));
+}
+
+#[test]
+fn rejected_rows_exit_2_and_name_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("v.db");
+    let file = dir.path().join("bad.jsonl");
+    std::fs::write(
+        &file,
+        "{\"id\":\"a\",\"title\":\"A\",\"price\":\"1\"}\n{\"id\":\"b\",\"title\":\"B\",\"price\":\"-2\"}\n",
+    )
+    .unwrap();
+    let out = vitrine(&db, &["import", "products", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("{}:2: price: '-2' is negative", file.display())), "{err}");
+    assert!(err.lines().last().unwrap().starts_with("error: 1 row(s) rejected"), "{err}");
+    assert!(stdout(&out).contains("1 imported"));
+
+    let strict = vitrine(&db, &["import", "products", file.to_str().unwrap(), "--strict"]);
+    assert_eq!(strict.status.code(), Some(2));
+    assert!(stderr(&strict).contains("strict import aborted"), "{}", stderr(&strict));
+}
+
+#[test]
+fn bad_invocations_exit_2_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("v.db");
+    let cases: [&[&str]; 5] = [
+        &["import", "products", "/nonexistent/file.jsonl"],
+        &["import", "products", "x.jsonl", "--format", "xml"],
+        &["keys", "create", "--role", "root"],
+        &["keys", "revoke", "key_000000000000"],
+        &["import", "events", "x.txt", "--kind", "like"],
+    ];
+    for args in cases {
+        let out = vitrine(&db, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("error: "), "{args:?}: {err}");
+    }
+    let usage = vitrine(&db, &["frobnicate"]);
+    assert_eq!(usage.status.code(), Some(2));
+}
+
+#[test]
+fn keys_are_shown_once_and_listed_without_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("v.db");
+    let out = vitrine(&db, &["keys", "create", "--role", "merchant", "--name", "shop", "--quiet"]);
+    assert!(out.status.success());
+    let secret = stdout(&out).trim().to_string();
+    assert!(secret.starts_with("vtr_") && secret.len() == 68, "{secret}");
+    let list = stdout(&vitrine(&db, &["keys", "list"]));
+    assert!(list.contains("merchant\tshop"), "{list}");
+    assert!(!list.contains(&secret[4..]), "a listing never shows the secret");
+    let id = list.split('\t').next().unwrap().to_string();
+    assert!(vitrine(&db, &["keys", "revoke", &id]).status.success());
+    assert!(stdout(&vitrine(&db, &["keys", "list"])).contains("revoked"));
+}

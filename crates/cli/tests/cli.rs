@@ -35,9 +35,17 @@ fn demo_catalog_and_events_import_cleanly_and_idempotently() {
     let db = dir.path().join("v.db");
     let first = vitrine(&db, &["import", "products", &demo("products.jsonl")]);
     assert!(first.status.success(), "{}", stderr(&first));
-    assert!(stdout(&first).contains("60 imported, 0 updated, 0 unchanged, 0 rejected"), "{}", stdout(&first));
+    assert!(
+        stdout(&first).contains("60 imported, 0 updated, 0 unchanged, 0 rejected"),
+        "{}",
+        stdout(&first)
+    );
     let again = vitrine(&db, &["import", "products", &demo("products.jsonl")]);
-    assert!(stdout(&again).contains("0 imported, 0 updated, 60 unchanged, 0 rejected"), "{}", stdout(&again));
+    assert!(
+        stdout(&again).contains("0 imported, 0 updated, 60 unchanged, 0 rejected"),
+        "{}",
+        stdout(&again)
+    );
     let events = vitrine(&db, &["import", "events", &demo("events.jsonl"), "--json"]);
     assert!(events.status.success(), "{}", stderr(&events));
     let summary: serde_json::Value = serde_json::from_str(stdout(&events).trim()).unwrap();
@@ -60,13 +68,29 @@ fn rejected_rows_exit_2_and_name_file_and_line() {
     let out = vitrine(&db, &["import", "products", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(err.contains(&format!("{}:2: price: '-2' is negative", file.display())), "{err}");
-    assert!(err.lines().last().unwrap().starts_with("error: 1 row(s) rejected"), "{err}");
+    assert!(
+        err.contains(&format!("{}:2: price: '-2' is negative", file.display())),
+        "{err}"
+    );
+    assert!(
+        err.lines()
+            .last()
+            .unwrap()
+            .starts_with("error: 1 row(s) rejected"),
+        "{err}"
+    );
     assert!(stdout(&out).contains("1 imported"));
 
-    let strict = vitrine(&db, &["import", "products", file.to_str().unwrap(), "--strict"]);
+    let strict = vitrine(
+        &db,
+        &["import", "products", file.to_str().unwrap(), "--strict"],
+    );
     assert_eq!(strict.status.code(), Some(2));
-    assert!(stderr(&strict).contains("strict import aborted"), "{}", stderr(&strict));
+    assert!(
+        stderr(&strict).contains("strict import aborted"),
+        "{}",
+        stderr(&strict)
+    );
 }
 
 #[test]
@@ -95,13 +119,21 @@ fn bad_invocations_exit_2_with_one_line() {
 fn keys_are_shown_once_and_listed_without_secrets() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("v.db");
-    let out = vitrine(&db, &["keys", "create", "--role", "merchant", "--name", "shop", "--quiet"]);
+    let out = vitrine(
+        &db,
+        &[
+            "keys", "create", "--role", "merchant", "--name", "shop", "--quiet",
+        ],
+    );
     assert!(out.status.success());
     let secret = stdout(&out).trim().to_string();
     assert!(secret.starts_with("vtr_") && secret.len() == 68, "{secret}");
     let list = stdout(&vitrine(&db, &["keys", "list"]));
     assert!(list.contains("merchant\tshop"), "{list}");
-    assert!(!list.contains(&secret[4..]), "a listing never shows the secret");
+    assert!(
+        !list.contains(&secret[4..]),
+        "a listing never shows the secret"
+    );
     let id = list.split('\t').next().unwrap().to_string();
     assert!(vitrine(&db, &["keys", "revoke", &id]).status.success());
     assert!(stdout(&vitrine(&db, &["keys", "list"])).contains("revoked"));

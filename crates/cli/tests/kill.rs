@@ -73,7 +73,11 @@ fn product_import_survives_kill_9() {
     let interrupted = kill_midway(&mut child, 4 * BATCH, || engine.stats().unwrap().products);
     let committed = engine.stats().unwrap().products;
     assert!(interrupted, "the import finished before it could be killed");
-    assert_eq!(committed % BATCH, 0, "only whole batches are committed: {committed}");
+    assert_eq!(
+        committed % BATCH,
+        0,
+        "only whole batches are committed: {committed}"
+    );
     assert!(committed < total);
     let summary = finish(&db, "products", &file);
     let expected = format!(
@@ -100,7 +104,11 @@ fn event_import_survives_kill_9() {
     let interrupted = kill_midway(&mut child, 4 * BATCH, || engine.stats().unwrap().events);
     let committed = engine.stats().unwrap().events;
     assert!(interrupted, "the import finished before it could be killed");
-    assert_eq!(committed % BATCH, 0, "only whole batches are committed: {committed}");
+    assert_eq!(
+        committed % BATCH,
+        0,
+        "only whole batches are committed: {committed}"
+    );
     assert!(committed < total);
     finish(&db, "events", &file);
     // Every generated event has its own millisecond, so each is distinct: all land, once.

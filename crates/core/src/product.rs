@@ -198,7 +198,7 @@ impl ProductDraft {
             h.update((url.len() as u64).to_le_bytes());
             h.update(url.as_bytes());
         }
-        hash_value(&mut h, &Value::Object(self.attributes.clone()));
+        hash_map(&mut h, &self.attributes);
         h.finalize().into()
     }
 }
@@ -225,17 +225,20 @@ fn hash_value(h: &mut Sha256, v: &Value) {
                 hash_value(h, item);
             }
         }
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            h.update([b'{']);
-            h.update((keys.len() as u64).to_le_bytes());
-            for k in keys {
-                h.update((k.len() as u64).to_le_bytes());
-                h.update(k.as_bytes());
-                hash_value(h, &map[k]);
-            }
-        }
+        Value::Object(map) => hash_map(h, map),
+    }
+}
+
+/// Keys in sorted order, so the hash does not depend on the order a file listed them in.
+fn hash_map(h: &mut Sha256, map: &Map<String, Value>) {
+    let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+    entries.sort_unstable_by_key(|(k, _)| *k);
+    h.update([b'{']);
+    h.update((entries.len() as u64).to_le_bytes());
+    for (k, v) in entries {
+        h.update((k.len() as u64).to_le_bytes());
+        h.update(k.as_bytes());
+        hash_value(h, v);
     }
 }
 
@@ -325,13 +328,13 @@ impl ProductInput {
 
     /// Applies the fields present to `base` and validates the result. The id cannot change.
     pub fn apply(self, mut base: ProductDraft) -> Result<ProductDraft> {
-        if let Some(id) = &self.id {
-            if id.trim() != base.id {
-                return Err(Error::invalid(
-                    "id",
-                    "cannot be changed; create a new product instead",
-                ));
-            }
+        if let Some(id) = &self.id
+            && id.trim() != base.id
+        {
+            return Err(Error::invalid(
+                "id",
+                "cannot be changed; create a new product instead",
+            ));
         }
         if let Some(c) = &self.currency {
             base.currency = normalise_currency(c);

@@ -9,9 +9,7 @@ use vitrine_core::{
 };
 use vitrine_store::{SqliteConfig, SqliteStore};
 
-use crate::import::{
-    self, EventFormat, ImportEvent, ImportOptions, ImportReport, ProductFormat,
-};
+use crate::import::{self, EventFormat, ImportEvent, ImportOptions, ImportReport, ProductFormat};
 use crate::keys::{self, NewKey};
 use crate::{Error, Result};
 
@@ -117,10 +115,10 @@ impl Engine {
     /// A filtered page of products; `limit` must be 1..=MAX_PAGE.
     pub fn products(&self, query: &ProductQuery) -> Result<Page<Product>> {
         check_limit(query.limit)?;
-        if let (Some(lo), Some(hi)) = (query.min_price_minor, query.max_price_minor) {
-            if lo > hi {
-                return Err(CoreError::invalid("min_price", "is above max_price").into());
-            }
+        if let (Some(lo), Some(hi)) = (query.min_price_minor, query.max_price_minor)
+            && lo > hi
+        {
+            return Err(CoreError::invalid("min_price", "is above max_price").into());
         }
         Ok(self.store.list_products(query)?)
     }
@@ -189,9 +187,18 @@ impl Engine {
 
     // ---- events ---------------------------------------------------------------------------
 
-    /// Records events durably, all or none; a missing timestamp means "now". The error names the
-    /// index of the first bad event.
-    pub fn record_events(&self, inputs: Vec<EventInput>) -> Result<Vec<Event>> {
+    /// Records one event durably; a missing timestamp means "now".
+    pub fn record_event(&self, input: EventInput) -> Result<Event> {
+        let draft = input.into_draft(Some(now_millis()))?;
+        self.store
+            .insert_events(std::slice::from_ref(&draft))?
+            .pop()
+            .ok_or_else(|| CoreError::Storage("the store returned no event".into()).into())
+    }
+
+    /// Records a batch of events durably, all or none; a missing timestamp means "now". A bad
+    /// event is named by its index (`events[3].kind: …`).
+    pub fn record_event_batch(&self, inputs: Vec<EventInput>) -> Result<Vec<Event>> {
         if inputs.is_empty() {
             return Err(CoreError::invalid("events", "is empty").into());
         }
@@ -206,13 +213,12 @@ impl Engine {
             .into());
         }
         let now = now_millis();
-        let single = inputs.len() == 1;
         let drafts = inputs
             .into_iter()
             .enumerate()
             .map(|(i, input)| {
                 input.into_draft(Some(now)).map_err(|e| match e {
-                    CoreError::Invalid { field, reason } if !single => {
+                    CoreError::Invalid { field, reason } => {
                         CoreError::invalid(format!("events[{i}].{field}"), reason)
                     }
                     other => other,

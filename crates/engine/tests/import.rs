@@ -85,15 +85,25 @@ fn jsonl_imports_and_reimport_changes_nothing() {
     let path = f.file("catalog.jsonl", JSONL.as_bytes());
     let (r, rejected) = f.products(&path, &ImportOptions::default());
     assert!(rejected.is_empty(), "{rejected:?}");
-    assert_eq!((r.imported, r.updated, r.unchanged, r.rejected), (3, 0, 0, 0));
+    assert_eq!(
+        (r.imported, r.updated, r.unchanged, r.rejected),
+        (3, 0, 0, 0)
+    );
     assert_eq!(r.format, "jsonl");
     let a2 = f.engine.product("a2").unwrap();
-    assert_eq!((a2.price_minor, a2.currency.as_str(), a2.price.as_str()), (8900, "EUR", "89.00"));
+    assert_eq!(
+        (a2.price_minor, a2.currency.as_str(), a2.price.as_str()),
+        (8900, "EUR", "89.00")
+    );
     let before = f.engine.product("a1").unwrap();
 
     let (again, _) = f.products(&path, &ImportOptions::default());
     assert_eq!((again.imported, again.updated, again.unchanged), (0, 0, 3));
-    assert_eq!(f.engine.product("a1").unwrap(), before, "an unchanged row is not rewritten");
+    assert_eq!(
+        f.engine.product("a1").unwrap(),
+        before,
+        "an unchanged row is not rewritten"
+    );
 
     let changed = JSONL.replace("\"19.90\"", "\"17.50\"");
     let path = f.file("catalog2.jsonl", changed.as_bytes());
@@ -117,7 +127,12 @@ fn every_rejection_reason_is_reported_with_its_line() {
         br#"{"id":"n2","title":"NaN","price":"ten"}"#.to_vec(),
         br#"{"id":"c1","title":"Cur","price":"1","currency":"ABC"}"#.to_vec(),
         format!(r#"{{"id":"b1","title":"Big","price":"1","description":"{big}"}}"#).into_bytes(),
-        [br#"{"id":"u1","title":"Bad "#.as_slice(), &[0xff, 0xfe], br#"","price":"1"}"#].concat(),
+        [
+            br#"{"id":"u1","title":"Bad "#.as_slice(),
+            &[0xff, 0xfe],
+            br#"","price":"1"}"#,
+        ]
+        .concat(),
         br#"{"id":"ok2","title":"Also fine","price":"2.00"}"#.to_vec(),
     ];
     for l in &lines {
@@ -170,7 +185,10 @@ fn strict_import_is_all_or_nothing() {
     assert_eq!(rejected, 1);
     assert_eq!(f.count(), 0, "nothing lands from a failed strict import");
 
-    let good = f.file("good.jsonl", b"{\"id\":\"s1\",\"title\":\"A\",\"price\":\"1\"}\n");
+    let good = f.file(
+        "good.jsonl",
+        b"{\"id\":\"s1\",\"title\":\"A\",\"price\":\"1\"}\n",
+    );
     let (r, _) = f.products(&good, &options);
     assert!(r.committed);
     assert_eq!(f.count(), 1);
@@ -199,7 +217,11 @@ fn generic_csv_maps_columns_and_keeps_the_rest_as_attributes() {
     assert_eq!(r.format, "csv");
     assert_eq!((r.imported, r.rejected), (2, 2));
     assert_eq!(rejected[0].line, 4);
-    assert!(rejected[0].reason.contains("expected 9 fields, found 5"), "{}", rejected[0]);
+    assert!(
+        rejected[0].reason.contains("expected 9 fields, found 5"),
+        "{}",
+        rejected[0]
+    );
     assert_eq!(rejected[1].line, 5);
     assert!(rejected[1].reason.contains("negative"));
     let c1 = f.engine.product("c1").unwrap();
@@ -208,7 +230,10 @@ fn generic_csv_maps_columns_and_keeps_the_rest_as_attributes() {
     assert_eq!(c1.image_urls.len(), 2);
     assert_eq!((c1.price_minor, c1.currency.as_str()), (2450, "EUR"));
     let c2 = f.engine.product("c2").unwrap();
-    assert_eq!((c2.title.as_str(), c2.currency.as_str()), ("Lamp, brass", "USD"));
+    assert_eq!(
+        (c2.title.as_str(), c2.currency.as_str()),
+        ("Lamp, brass", "USD")
+    );
 }
 
 const SHOPIFY: &str = "Handle,Title,Body (HTML),Vendor,Type,Tags,Published,Option1 Name,Option1 Value,Option2 Name,Option2 Value,Variant SKU,Variant Price,Variant Compare At Price,Image Src\n\
@@ -229,21 +254,39 @@ fn shopify_variants_become_one_product() {
     assert_eq!((r.imported, r.rejected), (2, 2), "{rejected:?}");
     let tee = f.engine.product("organic-tee").unwrap();
     assert_eq!(tee.title, "Organic Tee");
-    assert_eq!(tee.description.as_deref(), Some("Soft organic cotton & more."));
+    assert_eq!(
+        tee.description.as_deref(),
+        Some("Soft organic cotton & more.")
+    );
     assert_eq!(tee.brand.as_deref(), Some("Northfold"));
     assert_eq!(tee.category.as_deref(), Some("Shirts"));
     assert_eq!(tee.price_minor, 1900, "the lowest variant price");
     assert_eq!(tee.sku.as_deref(), Some("TEE-S-G"));
-    assert_eq!(tee.image_urls, vec!["https://cdn/tee1.jpg", "https://cdn/tee2.jpg"]);
+    assert_eq!(
+        tee.image_urls,
+        vec!["https://cdn/tee1.jpg", "https://cdn/tee2.jpg"]
+    );
     let variants = tee.attributes["variants"].as_array().unwrap();
     assert_eq!(variants.len(), 3);
     assert_eq!(variants[1]["options"]["Size"], "M");
     assert_eq!(variants[0]["compare_at_price"], "25.00");
-    assert_eq!(tee.attributes["options"]["Size"], serde_json::json!(["S", "M", "L"]));
-    assert_eq!(tee.attributes["options"]["Color"], serde_json::json!(["Green", "Blue"]));
-    assert_eq!(tee.attributes["tags"], serde_json::json!(["summer", "cotton"]));
+    assert_eq!(
+        tee.attributes["options"]["Size"],
+        serde_json::json!(["S", "M", "L"])
+    );
+    assert_eq!(
+        tee.attributes["options"]["Color"],
+        serde_json::json!(["Green", "Blue"])
+    );
+    assert_eq!(
+        tee.attributes["tags"],
+        serde_json::json!(["summer", "cotton"])
+    );
     let mug = f.engine.product("plain-mug").unwrap();
-    assert!(mug.attributes.get("options").is_none(), "Default Title is not an option");
+    assert!(
+        mug.attributes.get("options").is_none(),
+        "Default Title is not an option"
+    );
     // One bad variant rejects its whole product, each line reported.
     assert!(f.engine.product("bad-cap").is_err());
     assert_eq!((rejected[0].line, rejected[1].line), (6, 7));
@@ -276,7 +319,11 @@ fn real_myntra_catalog_imports_whole() {
     let path = data.join("myntra-products/myntra_products_catalog.csv.gz");
     let (r, rejected) = f.products(&path, &ImportOptions::default());
     assert_eq!(r.format, "myntra");
-    assert!(rejected.is_empty(), "{:?}", &rejected[..rejected.len().min(5)]);
+    assert!(
+        rejected.is_empty(),
+        "{:?}",
+        &rejected[..rejected.len().min(5)]
+    );
     assert_eq!(r.imported, 10_031);
     let p = f.engine.product("10017413").unwrap();
     assert_eq!(p.brand.as_deref(), Some("DKNY"));
@@ -291,9 +338,17 @@ fn real_myntra_catalog_imports_whole() {
         })
         .unwrap();
     assert!(found.items.iter().any(|p| p.id == "10017413"));
-    assert!(found.items.iter().all(|p| p.brand.as_deref() == Some("DKNY")));
+    assert!(
+        found
+            .items
+            .iter()
+            .all(|p| p.brand.as_deref() == Some("DKNY"))
+    );
     let (again, _) = f.products(&path, &ImportOptions::default());
-    assert_eq!((again.imported, again.updated, again.unchanged), (0, 0, 10_031));
+    assert_eq!(
+        (again.imported, again.updated, again.unchanged),
+        (0, 0, 10_031)
+    );
 }
 
 #[test]
@@ -308,7 +363,11 @@ fn events_jsonl_dedupes_on_reimport() {
 "#;
     let path = f.file("events.jsonl", events.as_bytes());
     let (r, rejected) = f.events(&path, &ImportOptions::default());
-    assert_eq!((r.imported, r.unchanged, r.rejected), (3, 1, 2), "{rejected:?}");
+    assert_eq!(
+        (r.imported, r.unchanged, r.rejected),
+        (3, 1, 2),
+        "{rejected:?}"
+    );
     assert_eq!((rejected[0].line, rejected[1].line), (4, 5));
     assert!(rejected[0].reason.contains("kind"));
     assert!(rejected[1].reason.contains("ts: is missing"));
@@ -317,7 +376,13 @@ fn events_jsonl_dedupes_on_reimport() {
     assert_eq!(f.engine.stats().unwrap().events, 3);
     let s2 = f
         .engine
-        .shopper_events("s2", EventQuery { limit: 10, ..EventQuery::default() })
+        .shopper_events(
+            "s2",
+            EventQuery {
+                limit: 10,
+                ..EventQuery::default()
+            },
+        )
         .unwrap();
     assert_eq!(s2.items[0].variant.as_deref(), Some("v-a"));
 }
@@ -331,7 +396,13 @@ fn s3rec_sequences_keep_order() {
     assert_eq!((r.imported, r.rejected), (10, 2), "{rejected:?}");
     let s1 = f
         .engine
-        .shopper_events("1", EventQuery { limit: 10, ..EventQuery::default() })
+        .shopper_events(
+            "1",
+            EventQuery {
+                limit: 10,
+                ..EventQuery::default()
+            },
+        )
         .unwrap();
     let order: Vec<&str> = s1.items.iter().rev().map(|e| e.product.as_str()).collect();
     assert_eq!(order, ["1", "2", "3", "4", "5"]);
@@ -364,13 +435,23 @@ fn explicit_format_overrides_detection() {
     let path = f.file("export.data", JSONL.as_bytes());
     let report = f
         .engine
-        .import_products(&path, Some(ProductFormat::Jsonl), &ImportOptions::default(), &mut |_| {})
+        .import_products(
+            &path,
+            Some(ProductFormat::Jsonl),
+            &ImportOptions::default(),
+            &mut |_| {},
+        )
         .unwrap();
     assert_eq!(report.imported, 3);
     let path = f.file("seq.data", b"1 2 3\n");
     let report = f
         .engine
-        .import_events(&path, Some(EventFormat::S3Rec), &ImportOptions::default(), &mut |_| {})
+        .import_events(
+            &path,
+            Some(EventFormat::S3Rec),
+            &ImportOptions::default(),
+            &mut |_| {},
+        )
         .unwrap();
     assert_eq!(report.imported, 2);
     let missing = f.engine.import_products(

@@ -35,13 +35,18 @@ pub(crate) fn open(path: &Path, mode: Mode) -> Result<Connection> {
         reason: e.to_string(),
     })?;
     conn.busy_timeout(Duration::from_secs(30))?;
-    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;")?;
+    // Takes effect only when the file is created: larger pages mean fewer B-tree splits on bulk
+    // writes and shallower trees for catalog-sized tables.
+    conn.execute_batch(
+        "PRAGMA page_size = 16384; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
+    )?;
     match mode {
         Mode::Durable => {
             conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")?
         }
         Mode::Bulk => conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536;",
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536; \
+             PRAGMA wal_autocheckpoint = 16384;",
         )?,
         Mode::Read => conn.execute_batch("PRAGMA cache_size = -16384;")?,
     }
@@ -78,10 +83,10 @@ impl ReadPool {
             None => open(&self.path, Mode::Read)?,
         };
         let out = f(&conn);
-        if let Ok(mut idle) = self.idle.lock() {
-            if idle.len() < MAX_IDLE {
-                idle.push(conn);
-            }
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < MAX_IDLE
+        {
+            idle.push(conn);
         }
         out
     }
@@ -99,13 +104,18 @@ mod tests {
         crate::migrations::migrate(&mut writer).unwrap();
         for mode in [Mode::Durable, Mode::Bulk, Mode::Read] {
             let conn = open(&path, mode).unwrap();
-            let on: i64 = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
+            let on: i64 = conn
+                .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+                .unwrap();
             assert_eq!(on, 1, "{mode:?}");
         }
         let err = writer.execute(
             "INSERT INTO events (shopper, product_id, kind, ts) VALUES (999, 'p', 0, 1)",
             [],
         );
-        assert!(err.is_err(), "an event for an unknown shopper row is refused");
+        assert!(
+            err.is_err(),
+            "an event for an unknown shopper row is refused"
+        );
     }
 }

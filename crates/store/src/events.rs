@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, Statement, params};
 use vitrine_core::{Event, EventDraft, EventKind, EventQuery, Page, Result, now_millis};
 
 use crate::error::db;
@@ -25,17 +25,21 @@ fn kind_from_code(code: i64) -> rusqlite::Result<EventKind> {
         .ok_or(rusqlite::Error::IntegralValueOutOfRange(3, code))
 }
 
-/// The shopper's row id, creating the shopper on first sight.
+/// The shopper's row id, creating the shopper on first sight. A known shopper (the common
+/// case) costs one index lookup.
 pub(crate) fn shopper_row(conn: &Connection, external: &str) -> Result<i64> {
+    let known: Option<i64> = conn
+        .prepare_cached("SELECT id FROM shoppers WHERE external_id = ?1")
+        .and_then(|mut s| s.query_row([external], |r| r.get(0)).optional())
+        .map_err(db)?;
+    if let Some(id) = known {
+        return Ok(id);
+    }
     conn.prepare_cached(
-        "INSERT INTO shoppers (external_id, created_at) VALUES (?1, ?2) \
-         ON CONFLICT (external_id) DO NOTHING",
+        "INSERT INTO shoppers (external_id, created_at) VALUES (?1, ?2) RETURNING id",
     )
-    .and_then(|mut s| s.execute(params![external, now_millis()]))
-    .map_err(db)?;
-    conn.prepare_cached("SELECT id FROM shoppers WHERE external_id = ?1")
-        .and_then(|mut s| s.query_row([external], |r| r.get(0)))
-        .map_err(db)
+    .and_then(|mut s| s.query_row(params![external, now_millis()], |r| r.get(0)))
+    .map_err(db)
 }
 
 /// Remembers shopper row ids during a bulk import so each shopper costs one lookup, not one per
@@ -45,7 +49,8 @@ pub(crate) struct ShopperCache {
     ids: HashMap<String, i64>,
 }
 
-const CAPACITY: usize = 100_000;
+/// About 20 MB of ids; a shopper beyond it costs one index lookup.
+const CAPACITY: usize = 250_000;
 
 impl ShopperCache {
     pub(crate) fn get(&mut self, conn: &Connection, external: &str) -> Result<i64> {
@@ -100,22 +105,24 @@ pub(crate) fn insert(conn: &Connection, shopper: i64, e: &EventDraft) -> Result<
     Ok((id, false))
 }
 
-/// Inserts an event in a bulk import; returns whether it was new.
-pub(crate) fn insert_bulk(conn: &Connection, shopper: i64, e: &EventDraft) -> Result<bool> {
-    let n = conn
-        .prepare_cached(
-            "INSERT INTO events (shopper, product_id, kind, ts, variant) VALUES (?1, ?2, ?3, ?4, ?5) \
-             ON CONFLICT DO NOTHING",
-        )
-        .and_then(|mut s| {
-            s.execute(params![
-                shopper,
-                e.product,
-                kind_code(e.kind),
-                e.ts,
-                e.variant.as_deref().unwrap_or("")
-            ])
-        })
+/// The bulk insert, prepared once per batch by `insert_bulk`'s caller.
+pub(crate) const INSERT_BULK: &str = "INSERT INTO events (shopper, product_id, kind, ts, variant) \
+     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING";
+
+/// Inserts an event in a bulk import with the prepared `INSERT_BULK`; returns whether it was new.
+pub(crate) fn insert_bulk(
+    insert: &mut Statement<'_>,
+    shopper: i64,
+    e: &EventDraft,
+) -> Result<bool> {
+    let n = insert
+        .execute(params![
+            shopper,
+            e.product,
+            kind_code(e.kind),
+            e.ts,
+            e.variant.as_deref().unwrap_or("")
+        ])
         .map_err(db)?;
     Ok(n == 1)
 }

@@ -43,21 +43,33 @@ impl ImportTx for SqliteImport {
     fn upsert_products(&mut self, batch: &[ProductDraft]) -> Result<ProductBatchOutcome> {
         let now = now_millis();
         let mut out = ProductBatchOutcome::default();
+        let before = products::max_rowid(&self.conn)?;
         for draft in batch {
-            match products::upsert(&self.conn, draft, now)? {
+            match products::upsert(&self.conn, draft, now, before)? {
                 UpsertOutcome::Inserted => out.inserted += 1,
                 UpsertOutcome::Updated => out.updated += 1,
                 UpsertOutcome::Unchanged => out.unchanged += 1,
             }
+        }
+        if out.inserted > 0 {
+            products::index_text_after(&self.conn, before)?;
         }
         Ok(out)
     }
 
     fn insert_events(&mut self, batch: &[EventDraft]) -> Result<EventBatchOutcome> {
         let mut out = EventBatchOutcome::default();
+        // Resolve shoppers first, then insert in index order: the (shopper, ts, …) index is
+        // then walked once per batch instead of at random, which keeps the pages a commit
+        // dirties (and writes to the WAL) few.
+        let mut rows = Vec::with_capacity(batch.len());
         for e in batch {
-            let shopper = self.shoppers.get(&self.conn, &e.shopper)?;
-            if events::insert_bulk(&self.conn, shopper, e)? {
+            rows.push((self.shoppers.get(&self.conn, &e.shopper)?, e));
+        }
+        rows.sort_unstable_by(|a, b| (a.0, a.1.ts).cmp(&(b.0, b.1.ts)));
+        let mut insert = self.conn.prepare_cached(events::INSERT_BULK).map_err(db)?;
+        for (shopper, e) in rows {
+            if events::insert_bulk(&mut insert, shopper, e)? {
                 out.inserted += 1;
             } else {
                 out.duplicates += 1;

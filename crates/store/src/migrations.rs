@@ -32,26 +32,15 @@ CREATE INDEX products_brand ON products (brand);
 CREATE INDEX products_category ON products (category);
 CREATE INDEX products_price ON products (price_minor);
 
--- Full-text search over title, brand and description, kept in step by triggers.
+-- Full-text search over title, brand and description. Kept in step by the store's own code,
+-- not by triggers: a trigger makes every row's INSERT a statement transaction, and FTS5 flushes
+-- its pending index at each one, which made bulk imports four times slower (measured: 20k vs
+-- 80k products/s). Bulk imports index a whole batch with one statement instead.
 CREATE VIRTUAL TABLE products_fts USING fts5 (
     title, brand, description,
     content = 'products', content_rowid = 'rowid',
     tokenize = 'unicode61 remove_diacritics 2'
 );
-CREATE TRIGGER products_fts_insert AFTER INSERT ON products BEGIN
-    INSERT INTO products_fts (rowid, title, brand, description)
-    VALUES (new.rowid, new.title, new.brand, new.description);
-END;
-CREATE TRIGGER products_fts_delete AFTER DELETE ON products BEGIN
-    INSERT INTO products_fts (products_fts, rowid, title, brand, description)
-    VALUES ('delete', old.rowid, old.title, old.brand, old.description);
-END;
-CREATE TRIGGER products_fts_update AFTER UPDATE OF title, brand, description ON products BEGIN
-    INSERT INTO products_fts (products_fts, rowid, title, brand, description)
-    VALUES ('delete', old.rowid, old.title, old.brand, old.description);
-    INSERT INTO products_fts (rowid, title, brand, description)
-    VALUES (new.rowid, new.title, new.brand, new.description);
-END;
 
 -- Shoppers are pseudonymous: the merchant's id only. PII columns arrive with the privacy work.
 CREATE TABLE shoppers (

@@ -42,7 +42,49 @@ fn json(v: &impl serde::Serialize) -> Result<String> {
     serde_json::to_string(v).map_err(|e| Error::Storage(e.to_string()))
 }
 
-fn insert(conn: &Connection, d: &ProductDraft, hash: &[u8; 32], now: i64) -> Result<()> {
+/// Adds a row's text to the search index.
+fn index_text(conn: &Connection, rowid: i64) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO products_fts (rowid, title, brand, description) \
+         SELECT rowid, title, brand, description FROM products WHERE rowid = ?1",
+    )
+    .and_then(|mut s| s.execute([rowid]))
+    .map_err(db)?;
+    Ok(())
+}
+
+/// Removes a row's text from the search index; must run while the row still holds the text
+/// that was indexed (FTS5's external-content contract).
+fn unindex_text(conn: &Connection, rowid: i64) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO products_fts (products_fts, rowid, title, brand, description) \
+         SELECT 'delete', rowid, title, brand, description FROM products WHERE rowid = ?1",
+    )
+    .and_then(|mut s| s.execute([rowid]))
+    .map_err(db)?;
+    Ok(())
+}
+
+/// Indexes every row above `rowid` (the rows a bulk batch inserted) in one statement.
+pub(crate) fn index_text_after(conn: &Connection, rowid: i64) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO products_fts (rowid, title, brand, description) \
+         SELECT rowid, title, brand, description FROM products WHERE rowid > ?1",
+    )
+    .and_then(|mut s| s.execute([rowid]))
+    .map_err(db)?;
+    Ok(())
+}
+
+/// The highest row id in use (new rows get higher ones).
+pub(crate) fn max_rowid(conn: &Connection) -> Result<i64> {
+    conn.prepare_cached("SELECT coalesce(max(rowid), 0) FROM products")
+        .and_then(|mut s| s.query_row([], |r| r.get(0)))
+        .map_err(db)
+}
+
+/// Inserts the row (without indexing its text) and returns its row id.
+fn insert(conn: &Connection, d: &ProductDraft, hash: &[u8; 32], now: i64) -> Result<i64> {
     conn.prepare_cached(
         "INSERT INTO products (id, sku, title, brand, category, price_minor, currency, attributes, \
          description, image_urls, content_hash, created_at, updated_at) \
@@ -65,7 +107,7 @@ fn insert(conn: &Connection, d: &ProductDraft, hash: &[u8; 32], now: i64) -> Res
         ])
     })
     .map_err(db)?;
-    Ok(())
+    Ok(conn.last_insert_rowid())
 }
 
 fn to_sql_err(e: Error) -> rusqlite::Error {
@@ -99,34 +141,59 @@ fn update(conn: &Connection, d: &ProductDraft, hash: &[u8; 32], now: i64) -> Res
     Ok(n == 1)
 }
 
-/// Inserts, updates or leaves alone one product, by comparing content hashes.
-pub(crate) fn upsert(conn: &Connection, d: &ProductDraft, now: i64) -> Result<UpsertOutcome> {
+/// Inserts, updates or leaves alone one product, by comparing content hashes. Rows inserted
+/// here are not yet searchable: a bulk import indexes them per batch with `index_text_after`,
+/// passing the `max_rowid` it read before the batch, which must be `indexed_up_to` here.
+pub(crate) fn upsert(
+    conn: &Connection,
+    d: &ProductDraft,
+    now: i64,
+    indexed_up_to: i64,
+) -> Result<UpsertOutcome> {
     let hash = d.content_hash();
-    let existing: Option<Vec<u8>> = conn
-        .prepare_cached("SELECT content_hash FROM products WHERE id = ?1")
-        .and_then(|mut s| s.query_row([&d.id], |r| r.get(0)).optional())
+    let existing: Option<(i64, Vec<u8>)> = conn
+        .prepare_cached("SELECT rowid, content_hash FROM products WHERE id = ?1")
+        .and_then(|mut s| {
+            s.query_row([&d.id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+        })
         .map_err(db)?;
     match existing {
         None => {
             insert(conn, d, &hash, now)?;
             Ok(UpsertOutcome::Inserted)
         }
-        Some(old) if old.as_slice() == hash.as_slice() => Ok(UpsertOutcome::Unchanged),
-        Some(_) => {
+        Some((_, old)) if old.as_slice() == hash.as_slice() => Ok(UpsertOutcome::Unchanged),
+        Some((rowid, _)) => {
+            // A row this batch inserted is indexed with the batch, from its final text.
+            let indexed = rowid <= indexed_up_to;
+            if indexed {
+                unindex_text(conn, rowid)?;
+            }
             update(conn, d, &hash, now)?;
+            if indexed {
+                index_text(conn, rowid)?;
+            }
             Ok(UpsertOutcome::Updated)
         }
     }
 }
 
+fn rowid_of(conn: &Connection, id: &str) -> Result<Option<i64>> {
+    conn.prepare_cached("SELECT rowid FROM products WHERE id = ?1")
+        .and_then(|mut s| s.query_row([id], |r| r.get(0)).optional())
+        .map_err(db)
+}
+
 pub(crate) fn create(conn: &Connection, d: &ProductDraft) -> Result<Product> {
-    if get(conn, &d.id)?.is_some() {
+    if rowid_of(conn, &d.id)?.is_some() {
         return Err(Error::Conflict(format!(
             "product '{}' already exists",
             d.id
         )));
     }
-    insert(conn, d, &d.content_hash(), now_millis())?;
+    let rowid = insert(conn, d, &d.content_hash(), now_millis())?;
+    index_text(conn, rowid)?;
     get(conn, &d.id)?.ok_or_else(|| Error::Storage("product vanished after insert".into()))
 }
 
@@ -138,22 +205,23 @@ pub(crate) fn replace(conn: &Connection, d: &ProductDraft) -> Result<Product> {
     let old = get(conn, &d.id)?.ok_or_else(not_found)?;
     let hash = d.content_hash();
     if old.to_draft().content_hash() != hash {
+        let rowid = rowid_of(conn, &d.id)?.ok_or_else(not_found)?;
+        unindex_text(conn, rowid)?;
         update(conn, d, &hash, now_millis())?;
+        index_text(conn, rowid)?;
     }
     get(conn, &d.id)?.ok_or_else(not_found)
 }
 
 pub(crate) fn delete(conn: &Connection, id: &str) -> Result<()> {
-    let n = conn
-        .prepare_cached("DELETE FROM products WHERE id = ?1")
-        .and_then(|mut s| s.execute([id]))
+    let rowid = rowid_of(conn, id)?.ok_or_else(|| Error::NotFound {
+        kind: "product",
+        id: id.to_string(),
+    })?;
+    unindex_text(conn, rowid)?;
+    conn.prepare_cached("DELETE FROM products WHERE rowid = ?1")
+        .and_then(|mut s| s.execute([rowid]))
         .map_err(db)?;
-    if n == 0 {
-        return Err(Error::NotFound {
-            kind: "product",
-            id: id.to_string(),
-        });
-    }
     Ok(())
 }
 

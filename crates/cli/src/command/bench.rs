@@ -37,15 +37,47 @@ pub(crate) enum Command {
         #[arg(long)]
         workdir: Option<PathBuf>,
     },
+    /// Write the synthetic catalog and event files the import benchmark uses, and keep them.
+    Generate {
+        /// Products to write to DIR/products.jsonl.
+        #[arg(long, default_value_t = 1_000_000)]
+        products: u64,
+        /// Events to write to DIR/events.jsonl.
+        #[arg(long, default_value_t = 5_000_000)]
+        events: u64,
+        /// Output folder.
+        #[arg(long)]
+        dir: PathBuf,
+    },
 }
 
 pub(crate) fn run(_global: &Global, cmd: Command) -> Outcome {
-    let Command::Import {
-        products,
-        events,
-        out,
-        workdir,
-    } = cmd;
+    let (products, events, out, workdir) = match cmd {
+        Command::Import {
+            products,
+            events,
+            out,
+            workdir,
+        } => (products, events, out, workdir),
+        Command::Generate {
+            products,
+            events,
+            dir,
+        } => {
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            generate(&dir.join("products.jsonl"), |w| {
+                synthetic::write_products(w, products, 42)
+            })?;
+            generate(&dir.join("events.jsonl"), |w| {
+                synthetic::write_events(w, events, products, 43)
+            })?;
+            eprintln!(
+                "wrote {products} products and {events} events to {}",
+                dir.display()
+            );
+            return Ok(());
+        }
+    };
     let work = workdir.unwrap_or_else(|| {
         std::env::temp_dir().join(format!("vitrine-bench-{}", std::process::id()))
     });
@@ -56,14 +88,23 @@ pub(crate) fn run(_global: &Global, cmd: Command) -> Outcome {
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    std::fs::write(&out, serde_json::to_string_pretty(&result).context("encoding")? + "\n")
-        .with_context(|| format!("writing {}", out.display()))?;
-    println!("{}", serde_json::to_string_pretty(&result).context("encoding")?);
+    std::fs::write(
+        &out,
+        serde_json::to_string_pretty(&result).context("encoding")? + "\n",
+    )
+    .with_context(|| format!("writing {}", out.display()))?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&result).context("encoding")?
+    );
     eprintln!("written to {}", out.display());
     Ok(())
 }
 
-fn generate(path: &Path, f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> anyhow::Result<f64> {
+fn generate(
+    path: &Path,
+    f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> anyhow::Result<f64> {
     let started = Instant::now();
     let mut w = BufWriter::with_capacity(1 << 20, File::create(path)?);
     f(&mut w)?;
@@ -115,10 +156,19 @@ fn bench_import(work: &Path, products: u64, events: u64) -> anyhow::Result<Value
     let small_file = work.join("products-small.jsonl");
     let products_file = work.join("products.jsonl");
     let events_file = work.join("events.jsonl");
-    eprintln!("generating {products} products and {events} events in {} …", work.display());
-    let gen_small = generate(&small_file, |w| synthetic::write_products(w, small_products, 7))?;
-    let gen_products = generate(&products_file, |w| synthetic::write_products(w, products, 42))?;
-    let gen_events = generate(&events_file, |w| synthetic::write_events(w, events, products, 43))?;
+    eprintln!(
+        "generating {products} products and {events} events in {} …",
+        work.display()
+    );
+    let gen_small = generate(&small_file, |w| {
+        synthetic::write_products(w, small_products, 7)
+    })?;
+    let gen_products = generate(&products_file, |w| {
+        synthetic::write_products(w, products, 42)
+    })?;
+    let gen_events = generate(&events_file, |w| {
+        synthetic::write_events(w, events, products, 43)
+    })?;
 
     // The small catalog goes into its own database: it shows peak memory does not grow with
     // file size.

@@ -36,9 +36,9 @@ pub(crate) fn run(global: &Global, cmd: Command) -> Outcome {
     let mut out = std::io::stdout().lock();
     match cmd {
         Command::Create { role, name, quiet } => {
-            let role: Role = role.parse().map_err(|e: vitrine_core::Error| {
-                Failure::BadInput(e.to_string())
-            })?;
+            let role: Role = role
+                .parse()
+                .map_err(|e: vitrine_core::Error| Failure::BadInput(e.to_string()))?;
             let new = engine.create_key(&name, role)?;
             if quiet {
                 writeln!(out, "{}", new.secret)?;

@@ -10,7 +10,7 @@ use crate::{Error, Result};
 
 /// CSV rows as text: (line, cells) or (line, why the row is unreadable).
 pub(crate) struct CsvRows {
-    reader: csv::Reader<std::io::BufReader<Box<dyn std::io::Read>>>,
+    reader: csv::Reader<std::io::BufReader<Box<dyn std::io::Read + Send>>>,
     /// Header names as written (BOM and surrounding spaces removed).
     pub(crate) header: Vec<String>,
     path: std::path::PathBuf,
@@ -53,11 +53,9 @@ impl CsvRows {
 
     /// The index of the first header matching one of `names` (case-insensitive).
     pub(crate) fn column(&self, names: &[&str]) -> Option<usize> {
-        names.iter().find_map(|n| {
-            self.header
-                .iter()
-                .position(|h| h.eq_ignore_ascii_case(n))
-        })
+        names
+            .iter()
+            .find_map(|n| self.header.iter().position(|h| h.eq_ignore_ascii_case(n)))
     }
 }
 
@@ -107,7 +105,12 @@ fn cells(record: &csv::ByteRecord, header: &[String]) -> std::result::Result<Vec
             }
             std::str::from_utf8(field)
                 .map(|s| s.trim().to_string())
-                .map_err(|e| format!("invalid UTF-8 in column '{name}' at byte {}", e.valid_up_to()))
+                .map_err(|e| {
+                    format!(
+                        "invalid UTF-8 in column '{name}' at byte {}",
+                        e.valid_up_to()
+                    )
+                })
         })
         .collect()
 }

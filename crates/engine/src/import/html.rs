@@ -29,7 +29,8 @@ mod tests {
 
     #[test]
     fn strips_tags_and_entities() {
-        let t = to_text("<p>Soft <b>organic</b> cotton &amp; linen.</p><ul><li>Machine wash</li></ul>");
+        let t =
+            to_text("<p>Soft <b>organic</b> cotton &amp; linen.</p><ul><li>Machine wash</li></ul>");
         assert!(t.contains("Soft organic cotton & linen."), "{t}");
         assert!(t.contains("Machine wash"), "{t}");
         assert!(!t.contains('<'), "{t}");

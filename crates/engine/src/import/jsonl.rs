@@ -42,7 +42,10 @@ pub(crate) fn events(source: Source) -> Records<'static, Vec<EventDraft>> {
         parse(item, |text| {
             let input: EventInput =
                 serde_json::from_str(text).map_err(|e| format!("malformed JSON: {e}"))?;
-            input.into_draft(None).map(|d| vec![d]).map_err(|e| e.to_string())
+            input
+                .into_draft(None)
+                .map(|d| vec![d])
+                .map_err(|e| e.to_string())
         })
     }))
 }

@@ -13,9 +13,8 @@ use crate::{Error, Result};
 pub(crate) fn products(source: Source) -> Result<Records<'static, ProductDraft>> {
     let rows = CsvRows::new(source)?;
     let col = |name: &str| {
-        rows.column(&[name]).ok_or_else(|| {
-            Error::Format(format!("Myntra catalog without a '{name}' column"))
-        })
+        rows.column(&[name])
+            .ok_or_else(|| Error::Format(format!("Myntra catalog without a '{name}' column")))
     };
     let id = col("Product_ID")?;
     let title = col("Product_Name")?;

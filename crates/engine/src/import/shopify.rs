@@ -128,7 +128,11 @@ impl Iterator for Groups {
 }
 
 impl Groups {
-    fn build(&self, group: Vec<(u64, Vec<String>)>, mut bad: Vec<(u64, String)>) -> Record<ProductDraft> {
+    fn build(
+        &self,
+        group: Vec<(u64, Vec<String>)>,
+        mut bad: Vec<(u64, String)>,
+    ) -> Record<ProductDraft> {
         let handle = group
             .first()
             .and_then(|(_, c)| c.get(self.cols.handle))
@@ -171,18 +175,17 @@ impl Groups {
             return Err((first_line, "Handle (the product id) is missing".into()));
         }
         let get = |cells: &Vec<String>, c: Option<usize>| -> Option<String> {
-            c.and_then(|i| cells.get(i)).filter(|s| !s.is_empty()).cloned()
+            c.and_then(|i| cells.get(i))
+                .filter(|s| !s.is_empty())
+                .cloned()
         };
         // The product-level fields come from the first row that has a title.
         let (_, head) = group
             .iter()
             .find(|(_, c)| get(c, Some(cols.title)).is_some())
             .ok_or_else(|| (first_line, "title is missing".to_string()))?;
-        let option_names: Vec<Option<String>> = cols
-            .option_names
-            .iter()
-            .map(|c| get(head, *c))
-            .collect();
+        let option_names: Vec<Option<String>> =
+            cols.option_names.iter().map(|c| get(head, *c)).collect();
         let mut options: Map<String, Value> = Map::new();
         let mut variants = Vec::new();
         let mut images: Vec<String> = Vec::new();
@@ -211,10 +214,10 @@ impl Groups {
                 let values = options
                     .entry(name.clone())
                     .or_insert_with(|| Value::Array(Vec::new()));
-                if let Value::Array(v) = values {
-                    if !v.iter().any(|x| x.as_str() == Some(&value)) {
-                        v.push(Value::String(value.clone()));
-                    }
+                if let Value::Array(v) = values
+                    && !v.iter().any(|x| x.as_str() == Some(&value))
+                {
+                    v.push(Value::String(value.clone()));
                 }
                 chosen.insert(name.clone(), Value::String(value));
             }
@@ -245,14 +248,17 @@ impl Groups {
                 ("inventory_qty", cols.inventory),
             ] {
                 if let Some(v) = get(cells, col) {
-                    let value = v.parse::<i64>().map(Value::from).unwrap_or(Value::String(v));
+                    let value = v
+                        .parse::<i64>()
+                        .map(Value::from)
+                        .unwrap_or(Value::String(v));
                     variant.insert(key.into(), value);
                 }
             }
             variants.push(Value::Object(variant));
         }
-        let price_minor = min_price
-            .ok_or_else(|| (first_line, "no variant with a Variant Price".to_string()))?;
+        let price_minor =
+            min_price.ok_or_else(|| (first_line, "no variant with a Variant Price".to_string()))?;
         let mut attributes = Map::new();
         if let Some(tags) = get(head, cols.tags) {
             let tags: Vec<Value> = tags

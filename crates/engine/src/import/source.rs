@@ -51,7 +51,7 @@ impl<R: Read> Read for Counting<R> {
 /// An open input file.
 pub(crate) struct Source {
     pub(crate) path: PathBuf,
-    reader: BufReader<Box<dyn Read>>,
+    reader: BufReader<Box<dyn Read + Send>>,
     progress: Progress,
 }
 
@@ -77,8 +77,10 @@ impl Source {
             inner: file,
             read: read.clone(),
         };
-        let inner: Box<dyn Read> = if gz {
-            Box::new(MultiGzDecoder::new(BufReader::with_capacity(BUFFER, counting)))
+        let inner: Box<dyn Read + Send> = if gz {
+            Box::new(MultiGzDecoder::new(BufReader::with_capacity(
+                BUFFER, counting,
+            )))
         } else {
             Box::new(counting)
         };
@@ -105,7 +107,7 @@ impl Source {
         self.progress.clone()
     }
 
-    pub(crate) fn into_reader(self) -> BufReader<Box<dyn Read>> {
+    pub(crate) fn into_reader(self) -> BufReader<Box<dyn Read + Send>> {
         self.reader
     }
 
@@ -143,7 +145,7 @@ pub(crate) fn first_line(head: &[u8]) -> String {
 /// Reads lines with a length bound and a UTF-8 check.
 pub(crate) struct LineReader {
     path: PathBuf,
-    reader: BufReader<Box<dyn Read>>,
+    reader: BufReader<Box<dyn Read + Send>>,
     line: u64,
     buf: Vec<u8>,
 }

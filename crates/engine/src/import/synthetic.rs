@@ -7,19 +7,66 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 const BRANDS: &[&str] = &[
-    "Northfold", "Soundly", "Lumen & Co", "Brightwell", "Kestrel", "Orla", "Tidewater", "Ember",
-    "Halcyon", "Juniper Lane", "Vantage", "Mossgrove",
+    "Northfold",
+    "Soundly",
+    "Lumen & Co",
+    "Brightwell",
+    "Kestrel",
+    "Orla",
+    "Tidewater",
+    "Ember",
+    "Halcyon",
+    "Juniper Lane",
+    "Vantage",
+    "Mossgrove",
 ];
 const CATEGORIES: &[(&str, &[&str])] = &[
-    ("apparel", &["T-Shirt", "Hoodie", "Chinos", "Dress", "Jacket", "Sweater"]),
-    ("footwear", &["Sneaker", "Boot", "Sandal", "Loafer", "Trail Runner"]),
-    ("electronics", &["Earbuds", "Headphones", "Speaker", "Charger", "Smartwatch"]),
-    ("home", &["Mug", "Throw Blanket", "Lamp", "Cutting Board", "Vase"]),
-    ("beauty", &["Face Serum", "Lip Balm", "Shampoo", "Hand Cream", "Sunscreen"]),
+    (
+        "apparel",
+        &["T-Shirt", "Hoodie", "Chinos", "Dress", "Jacket", "Sweater"],
+    ),
+    (
+        "footwear",
+        &["Sneaker", "Boot", "Sandal", "Loafer", "Trail Runner"],
+    ),
+    (
+        "electronics",
+        &["Earbuds", "Headphones", "Speaker", "Charger", "Smartwatch"],
+    ),
+    (
+        "home",
+        &["Mug", "Throw Blanket", "Lamp", "Cutting Board", "Vase"],
+    ),
+    (
+        "beauty",
+        &[
+            "Face Serum",
+            "Lip Balm",
+            "Shampoo",
+            "Hand Cream",
+            "Sunscreen",
+        ],
+    ),
 ];
-const COLORS: &[&str] = &["black", "white", "navy", "olive", "sand", "red", "grey", "teal"];
-const MATERIALS: &[&str] = &["cotton", "wool", "leather", "recycled polyester", "ceramic", "oak"];
-const ADJECTIVES: &[&str] = &["Classic", "Everyday", "Lightweight", "Relaxed", "Essential", "Pro"];
+const COLORS: &[&str] = &[
+    "black", "white", "navy", "olive", "sand", "red", "grey", "teal",
+];
+const MATERIALS: &[&str] = &[
+    "cotton",
+    "wool",
+    "leather",
+    "recycled polyester",
+    "ceramic",
+    "oak",
+];
+const ADJECTIVES: &[&str] = &[
+    "Classic",
+    "Everyday",
+    "Lightweight",
+    "Relaxed",
+    "Essential",
+    "Pro",
+];
 
 /// Writes `count` products as JSON Lines.
 pub fn write_products(out: &mut dyn Write, count: u64, seed: u64) -> std::io::Result<()> {

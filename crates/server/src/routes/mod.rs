@@ -1,0 +1,56 @@
+//! The route table: every handler and the role it needs, side by side. Paths and methods live on
+//! each handler's `#[utoipa::path]`, so the router and the OpenAPI document cannot disagree.
+
+use axum::middleware;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use vitrine_core::Role;
+
+use crate::{AppState, auth, openapi};
+
+pub(crate) mod events;
+pub(crate) mod keys;
+pub(crate) mod products;
+pub(crate) mod system;
+
+/// The default page size of list endpoints.
+const DEFAULT_LIMIT: u32 = 50;
+
+/// Routes anyone may call.
+pub(crate) fn public() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(system::healthz))
+}
+
+/// Routes that need a bearer key, each group behind the least role that may call it. The caller
+/// layers `auth::authenticate` over all of them.
+pub(crate) fn protected() -> OpenApiRouter<AppState> {
+    let reader = OpenApiRouter::new()
+        .routes(routes!(system::metrics))
+        .routes(routes!(system::openapi_json))
+        .routes(routes!(products::list))
+        .routes(routes!(products::show))
+        .routes(routes!(events::list))
+        .routes(routes!(events::shopper));
+    let merchant = OpenApiRouter::new()
+        .routes(routes!(products::create))
+        .routes(routes!(
+            products::replace,
+            products::patch,
+            products::remove
+        ))
+        .routes(routes!(events::record))
+        .routes(routes!(events::record_batch));
+    let admin = OpenApiRouter::new()
+        .routes(routes!(keys::list, keys::create))
+        .routes(routes!(keys::revoke));
+    gate(Role::Reader, reader)
+        .merge(gate(Role::Merchant, merchant))
+        .merge(gate(Role::Admin, admin))
+}
+
+/// Puts `group` behind `role`, in the router and in the document alike.
+fn gate(role: Role, group: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
+    let mut group = group.route_layer(middleware::from_fn_with_state(role, auth::require));
+    openapi::document_role(group.get_openapi_mut(), role);
+    group
+}

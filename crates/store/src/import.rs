@@ -66,7 +66,7 @@ impl ImportTx for SqliteImport {
         for e in batch {
             rows.push((self.shoppers.get(&self.conn, &e.shopper)?, e));
         }
-        rows.sort_unstable_by(|a, b| (a.0, a.1.ts).cmp(&(b.0, b.1.ts)));
+        rows.sort_unstable_by_key(|a| (a.0, a.1.ts));
         let mut insert = self.conn.prepare_cached(events::INSERT_BULK).map_err(db)?;
         for (shopper, e) in rows {
             if events::insert_bulk(&mut insert, shopper, e)? {

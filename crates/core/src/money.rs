@@ -29,11 +29,19 @@ pub fn currency_exponent(code: &str) -> Result<u32> {
 /// Parses a decimal price ("19.99", "1,299.00", "20") into minor units of `currency`.
 ///
 /// Exact decimal arithmetic: "0.1" is ten cents, not 0.1000000000000000055. More fractional digits
-/// than the currency has are an error rather than a silent rounding.
+/// than the currency has are an error rather than a silent rounding. A comma is accepted only as
+/// a thousands separator ("1,299.00"); a decimal comma ("19,99") is refused rather than read as
+/// 1999.
 pub fn parse_price(text: &str, currency: &str) -> Result<i64> {
     let exponent = currency_exponent(currency)?;
     let raw = text.trim();
-    let cleaned: String = raw.chars().filter(|c| *c != ',' && *c != '_').collect();
+    if raw.contains(',') && !thousands_grouped(raw) {
+        return Err(Error::invalid(
+            "price",
+            format!("'{raw}' is not a number (use '.' for decimals; ',' only between thousands)"),
+        ));
+    }
+    let cleaned: String = raw.chars().filter(|c| *c != ',').collect();
     if cleaned.is_empty() {
         return Err(Error::invalid("price", "is empty"));
     }
@@ -78,6 +86,20 @@ pub fn parse_price(text: &str, currency: &str) -> Result<i64> {
         .ok_or_else(|| Error::invalid("price", format!("'{raw}' is too large")))
 }
 
+/// Whether every comma in `raw` separates groups of exactly three digits before the decimal point.
+fn thousands_grouped(raw: &str) -> bool {
+    let whole = raw.split_once('.').map_or(raw, |(w, _)| w);
+    if raw.len() != whole.len() && raw[whole.len()..].contains(',') {
+        return false;
+    }
+    let whole = whole.trim_start_matches(['+', '-']);
+    let mut groups = whole.split(',');
+    let first_ok = groups
+        .next()
+        .is_some_and(|g| (1..=3).contains(&g.len()) && g.bytes().all(|b| b.is_ascii_digit()));
+    first_ok && groups.all(|g| g.len() == 3 && g.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// Formats minor units as a decimal string with the currency's digits ("1999" USD → "19.99").
 pub fn format_minor(minor: i64, exponent: u32) -> String {
     if exponent == 0 {
@@ -105,6 +127,7 @@ mod tests {
         assert_eq!(parse_price("0.1", "USD").unwrap(), 10);
         assert_eq!(parse_price("20", "USD").unwrap(), 2000);
         assert_eq!(parse_price("1,299.00", "EUR").unwrap(), 129_900);
+        assert_eq!(parse_price("1,234,567", "JPY").unwrap(), 1_234_567);
         assert_eq!(parse_price("1500", "JPY").unwrap(), 1500);
         assert_eq!(parse_price("1.5", "KWD").unwrap(), 1500);
         assert_eq!(parse_price(".5", "USD").unwrap(), 50);
@@ -120,6 +143,12 @@ mod tests {
             "1.999",
             "1e3",
             "99999999999999999999",
+            "19,99",
+            "1,2,3",
+            "1.2,5",
+            "1_000",
+            ",100",
+            "1,0000.00",
         ] {
             assert!(parse_price(bad, "USD").is_err(), "{bad} should be rejected");
         }

@@ -67,7 +67,7 @@ pub enum UpsertOutcome {
 }
 
 /// Counts for one batch of product upserts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProductBatchOutcome {
     /// New products.
     pub inserted: u64,
@@ -75,6 +75,10 @@ pub struct ProductBatchOutcome {
     pub updated: u64,
     /// Identical products.
     pub unchanged: u64,
+    /// Rows whose id an earlier row of the same import already wrote, as (line, first line, id);
+    /// they are skipped, so one file cannot both insert and overwrite a product (which would make
+    /// every re-import report it as updated).
+    pub duplicates: Vec<(u64, u64, String)>,
 }
 
 /// Counts for one batch of events.
@@ -90,8 +94,9 @@ pub struct EventBatchOutcome {
 /// so far durable and opens the next transaction; dropping the import without `finish` rolls
 /// back whatever was not committed.
 pub trait ImportTx {
-    /// Inserts or updates products, skipping identical ones.
-    fn upsert_products(&mut self, batch: &[ProductDraft]) -> Result<ProductBatchOutcome>;
+    /// Inserts or updates products given with their line numbers, skipping identical ones and
+    /// ids this import already wrote.
+    fn upsert_products(&mut self, batch: &[(u64, ProductDraft)]) -> Result<ProductBatchOutcome>;
     /// Inserts events, skipping ones already stored.
     fn insert_events(&mut self, batch: &[EventDraft]) -> Result<EventBatchOutcome>;
     /// Commits the open transaction and starts the next.

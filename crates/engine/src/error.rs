@@ -22,12 +22,6 @@ pub enum Error {
     /// The input is not in a format Vitrine reads, or the format given does not fit it.
     #[error("{0}")]
     Format(String),
-    /// A strict import found rejected rows and wrote nothing.
-    #[error("strict import aborted: {rejected} row(s) rejected, nothing was imported")]
-    StrictAborted {
-        /// How many rows were rejected.
-        rejected: u64,
-    },
 }
 
 /// Result with the engine's error.

@@ -10,6 +10,48 @@ use vitrine_engine::import::{
 };
 use vitrine_engine::{Engine, EngineConfig, Error};
 
+#[test]
+fn duplicate_ids_in_one_file_are_rejected_and_reimport_stays_unchanged() {
+    let f = fixture();
+    let path = f.file(
+        "dups.jsonl",
+        b"{\"id\":\"a\",\"title\":\"A\",\"price\":\"1\"}\n{\"id\":\"b\",\"title\":\"B\",\"price\":\"1\"}\n{\"id\":\"a\",\"title\":\"A2\",\"price\":\"1\"}\n",
+    );
+    let small_batches = ImportOptions {
+        batch_size: 1,
+        ..ImportOptions::default()
+    };
+    for options in [ImportOptions::default(), small_batches] {
+        let (r, rejected) = f.products(&path, &options);
+        assert_eq!(rejected.len(), 1);
+        assert_eq!(rejected[0].line, 3);
+        assert!(
+            rejected[0].reason.contains("first at line 1"),
+            "{}",
+            rejected[0]
+        );
+        assert_eq!(r.updated, 0, "the first occurrence wins, every time");
+        assert_eq!(f.engine.product("a").unwrap().title, "A");
+    }
+}
+
+#[test]
+fn bom_and_decimal_commas() {
+    let f = fixture();
+    let path = f.file(
+        "bom.jsonl",
+        "\u{feff}{\"id\":\"a\",\"title\":\"A\",\"price\":\"1,299.00\"}\n{\"id\":\"b\",\"title\":\"B\",\"price\":\"19,99\"}\n".as_bytes(),
+    );
+    let (r, rejected) = f.products(&path, &ImportOptions::default());
+    assert_eq!((r.imported, r.rejected), (1, 1));
+    assert_eq!(f.engine.product("a").unwrap().price_minor, 129_900);
+    assert!(
+        rejected[0].reason.contains("not a number"),
+        "{}",
+        rejected[0]
+    );
+}
+
 struct Fixture {
     dir: tempfile::TempDir,
     engine: Engine,
@@ -172,17 +214,10 @@ fn strict_import_is_all_or_nothing() {
         batch_size: 1,
         ..ImportOptions::default()
     };
-    let mut rejected = 0;
-    let err = f
-        .engine
-        .import_products(&path, None, &options, &mut |e| {
-            if matches!(e, ImportEvent::Rejected(_)) {
-                rejected += 1;
-            }
-        })
-        .unwrap_err();
-    assert!(matches!(err, Error::StrictAborted { rejected: 1 }), "{err}");
-    assert_eq!(rejected, 1);
+    let (report, rejected) = f.products(&path, &options);
+    assert!(!report.committed);
+    assert_eq!((report.imported, report.rejected), (0, 1));
+    assert_eq!(rejected[0].line, 2);
     assert_eq!(f.count(), 0, "nothing lands from a failed strict import");
 
     let good = f.file(
@@ -397,7 +432,7 @@ fn s3rec_sequences_keep_order() {
     let s1 = f
         .engine
         .shopper_events(
-            "1",
+            "Tiny:1",
             EventQuery {
                 limit: 10,
                 ..EventQuery::default()
@@ -405,8 +440,16 @@ fn s3rec_sequences_keep_order() {
         )
         .unwrap();
     let order: Vec<&str> = s1.items.iter().rev().map(|e| e.product.as_str()).collect();
-    assert_eq!(order, ["1", "2", "3", "4", "5"]);
+    assert_eq!(order, ["Tiny:1", "Tiny:2", "Tiny:3", "Tiny:4", "Tiny:5"]);
     assert!(s1.items.iter().all(|e| e.kind == EventKind::Purchase));
+    // Another dataset with the same numbers stays apart.
+    let other = f.file(
+        "Other.txt",
+        b"1 1 2
+",
+    );
+    let (r, _) = f.events(&other, &ImportOptions::default());
+    assert_eq!((r.imported, r.unchanged), (2, 0));
 }
 
 #[test]
@@ -461,4 +504,40 @@ fn explicit_format_overrides_detection() {
         &mut |_| {},
     );
     assert!(matches!(missing, Err(Error::File { .. })));
+}
+
+#[test]
+fn unclosed_quote_stops_with_a_clear_error_instead_of_eating_memory() {
+    let f = fixture();
+    let mut csv = String::from("id,title,price\ngood,Fine,1.00\nbad,\"never closed,2.00\n");
+    for i in 0..200_000 {
+        csv.push_str(&format!("p{i},Row {i},1.00\n"));
+    }
+    let path = f.file("broken.csv", csv.as_bytes());
+    let err = f
+        .engine
+        .import_products(&path, None, &ImportOptions::default(), &mut |_| {})
+        .unwrap_err();
+    assert!(err.to_string().contains("unclosed quote"), "{err}");
+    assert!(err.to_string().contains("line 3"), "{err}");
+}
+
+#[test]
+fn shopify_unreadable_first_row_rejects_its_own_product_only() {
+    let f = fixture();
+    // Line 3 (the first row of "cap") has a field too many; line 4 continues "cap".
+    let csv = "Handle,Title,Vendor,Option1 Name,Option1 Value,Variant SKU,Variant Price\n\
+               mug,Mug,Ember,Title,Default Title,MUG-1,12.00\n\
+               cap,Cap,Orla,Size,One,CAP-1,9.00,extra\n\
+               cap,,,,Two,CAP-2,9.00\n\
+               tee,Tee,Northfold,Size,S,TEE-S,19.00\n";
+    let path = f.file("products_export.csv", csv.as_bytes());
+    let (r, rejected) = f.products(&path, &ImportOptions::default());
+    assert_eq!((r.imported, r.rejected), (2, 2), "{rejected:?}");
+    assert!(
+        f.engine.product("mug").is_ok(),
+        "the product before is untouched"
+    );
+    assert!(f.engine.product("tee").is_ok());
+    assert_eq!((rejected[0].line, rejected[1].line), (3, 4));
 }

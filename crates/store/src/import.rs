@@ -21,6 +21,13 @@ pub(crate) struct SqliteImport {
 
 impl SqliteImport {
     pub(crate) fn begin(conn: Connection) -> Result<Self> {
+        // The ids this import has written, on disk (temp_store = FILE) so memory stays flat.
+        conn.execute_batch(
+            "PRAGMA temp_store = FILE; \
+             CREATE TEMP TABLE import_seen (id TEXT PRIMARY KEY NOT NULL, line INTEGER NOT NULL) \
+             WITHOUT ROWID;",
+        )
+        .map_err(db)?;
         conn.execute_batch("BEGIN IMMEDIATE").map_err(db)?;
         Ok(Self {
             conn,
@@ -40,11 +47,25 @@ impl SqliteImport {
 }
 
 impl ImportTx for SqliteImport {
-    fn upsert_products(&mut self, batch: &[ProductDraft]) -> Result<ProductBatchOutcome> {
+    fn upsert_products(&mut self, batch: &[(u64, ProductDraft)]) -> Result<ProductBatchOutcome> {
         let now = now_millis();
         let mut out = ProductBatchOutcome::default();
         let before = products::max_rowid(&self.conn)?;
-        for draft in batch {
+        let mut claim = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO temp.import_seen (id, line) VALUES (?1, ?2) \
+                 ON CONFLICT (id) DO UPDATE SET line = line RETURNING line",
+            )
+            .map_err(db)?;
+        for (line, draft) in batch {
+            let first: u64 = claim
+                .query_row(rusqlite::params![draft.id, line], |r| r.get(0))
+                .map_err(db)?;
+            if first != *line {
+                out.duplicates.push((*line, first, draft.id.clone()));
+                continue;
+            }
             match products::upsert(&self.conn, draft, now, before)? {
                 UpsertOutcome::Inserted => out.inserted += 1,
                 UpsertOutcome::Updated => out.updated += 1,

@@ -13,8 +13,11 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 const MIGRATIONS: &[(&str, &str)] = &[("catalog, shoppers, events, api keys", V1)];
 
 const V1: &str = r#"
+-- `rid` is the stable integer key the search index points at (an implicit rowid may be
+-- renumbered by VACUUM); `id` is the merchant's product id.
 CREATE TABLE products (
-    id           TEXT PRIMARY KEY NOT NULL,
+    rid          INTEGER PRIMARY KEY,
+    id           TEXT NOT NULL UNIQUE,
     sku          TEXT,
     title        TEXT NOT NULL,
     brand        TEXT,
@@ -38,7 +41,7 @@ CREATE INDEX products_price ON products (price_minor);
 -- 80k products/s). Bulk imports index a whole batch with one statement instead.
 CREATE VIRTUAL TABLE products_fts USING fts5 (
     title, brand, description,
-    content = 'products', content_rowid = 'rowid',
+    content = 'products', content_rowid = 'rid',
     tokenize = 'unicode61 remove_diacritics 2'
 );
 

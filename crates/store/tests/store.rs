@@ -197,14 +197,24 @@ fn import_contract(store: &dyn Store) {
     let mut tx = store.begin_import().unwrap();
     let out = tx
         .upsert_products(&[
-            draft("i1", "One", "B", "c", 100),
-            draft("i2", "Two", "B", "c", 200),
+            (1, draft("i1", "One", "B", "c", 100)),
+            (2, draft("i2", "Two", "B", "c", 200)),
         ])
         .unwrap();
     assert_eq!((out.inserted, out.updated, out.unchanged), (2, 0, 0));
     tx.commit_batch().unwrap();
-    tx.upsert_products(&[draft("i3", "Three", "B", "c", 300)])
+    let out = tx
+        .upsert_products(&[
+            (3, draft("i3", "Three", "B", "c", 300)),
+            (4, draft("i1", "One again", "B", "c", 100)),
+        ])
         .unwrap();
+    assert_eq!(
+        out.duplicates,
+        [(4, 1, "i1".to_string())],
+        "an id is written once per import"
+    );
+    assert_eq!(store.get_product("i1").unwrap().title, "One");
     drop(tx); // abandoned: the uncommitted batch must vanish
     assert!(store.get_product("i2").is_ok());
     assert!(store.get_product("i3").is_err());
@@ -212,8 +222,8 @@ fn import_contract(store: &dyn Store) {
     let mut tx = store.begin_import().unwrap();
     let out = tx
         .upsert_products(&[
-            draft("i1", "One", "B", "c", 100),
-            draft("i2", "Two!", "B", "c", 200),
+            (1, draft("i1", "One", "B", "c", 100)),
+            (2, draft("i2", "Two!", "B", "c", 200)),
         ])
         .unwrap();
     assert_eq!((out.inserted, out.updated, out.unchanged), (0, 1, 1));

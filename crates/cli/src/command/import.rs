@@ -38,6 +38,10 @@ pub(crate) enum Command {
         /// purchases).
         #[arg(long, default_value = "purchase")]
         kind: String,
+        /// Namespace for S3-Rec ids, stored as PREFIX:id [default: the file name without
+        /// extensions, e.g. Beauty]; "" stores the bare numbers.
+        #[arg(long)]
+        id_prefix: Option<String>,
         #[command(flatten)]
         common: Common,
     },
@@ -88,8 +92,10 @@ pub(crate) fn run(global: &Global, cmd: Command) -> Outcome {
             file,
             format,
             kind,
+            id_prefix,
             common,
         } => {
+            options.s3rec_prefix = id_prefix;
             let format = format.map(|f| f.parse::<EventFormat>()).transpose()?;
             options.s3rec_kind = kind
                 .parse::<EventKind>()
@@ -104,6 +110,12 @@ pub(crate) fn run(global: &Global, cmd: Command) -> Outcome {
     };
     let report = result?;
     summarise(&file, &report, common.json)?;
+    if !report.committed {
+        return Err(Failure::BadInput(format!(
+            "strict import aborted: {} row(s) rejected, nothing was imported",
+            report.rejected
+        )));
+    }
     if report.rejected > 0 {
         return Err(Failure::BadInput(format!(
             "{} row(s) rejected; the other rows were imported",

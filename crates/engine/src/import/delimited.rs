@@ -8,9 +8,35 @@ use vitrine_core::{MAX_FIELD_BYTES, ProductDraft, ProductInput};
 use super::{Record, Records, Source};
 use crate::{Error, Result};
 
+/// The largest CSV record read; past it the file is taken to be broken (a stray quote makes the
+/// rest of the file one field), and reading stops instead of holding the file in memory.
+const MAX_RECORD: u64 = 4 * 1024 * 1024;
+
+/// Fails a read once the record being parsed has run past `MAX_RECORD` bytes. `start` is the
+/// offset where the current record began, set by `CsvRows` before each record.
+struct RecordBound {
+    inner: std::io::BufReader<Box<dyn std::io::Read + Send>>,
+    read: u64,
+    start: u64,
+}
+
+impl std::io::Read for RecordBound {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        // The CSV reader buffers ahead a little; allow for that beyond the bound.
+        if self.read > self.start + MAX_RECORD + 64 * 1024 {
+            return Err(std::io::Error::other(
+                "a CSV record runs past 4 MiB, probably an unclosed quote; nothing after it was read",
+            ));
+        }
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
 /// CSV rows as text: (line, cells) or (line, why the row is unreadable).
 pub(crate) struct CsvRows {
-    reader: csv::Reader<std::io::BufReader<Box<dyn std::io::Read + Send>>>,
+    reader: csv::Reader<RecordBound>,
     /// Header names as written (BOM and surrounding spaces removed).
     pub(crate) header: Vec<String>,
     path: std::path::PathBuf,
@@ -25,7 +51,11 @@ impl CsvRows {
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(true)
             .flexible(false)
-            .from_reader(source.into_reader());
+            .from_reader(RecordBound {
+                inner: source.into_reader(),
+                read: 0,
+                start: 0,
+            });
         let header = reader
             .byte_headers()
             .map_err(|e| Error::Format(format!("{}: cannot read the header: {e}", path.display())))?
@@ -63,6 +93,8 @@ impl Iterator for CsvRows {
     type Item = Result<Row>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        let start = self.reader.position().clone();
+        self.reader.get_mut().start = start.byte();
         match self.reader.read_byte_record(&mut self.record) {
             Ok(false) => None,
             Ok(true) => {
@@ -80,9 +112,9 @@ impl Iterator for CsvRows {
                             "malformed CSV: expected {expected_len} fields, found {len}"
                         )),
                     ))),
-                    csv::ErrorKind::Io(_) => Some(Err(Error::File {
+                    csv::ErrorKind::Io(io) => Some(Err(Error::File {
                         path: self.path.clone(),
-                        reason: format!("read failed near line {line}: {e}"),
+                        reason: format!("line {}: {io}", start.line()),
                     })),
                     _ => Some(Ok((line, Err(format!("malformed CSV: {e}"))))),
                 }
@@ -166,7 +198,7 @@ pub(crate) fn products(
     Ok(Box::new(rows.map(move |row| {
         let (line, cells) = row?;
         let record = match cells.and_then(|c| draft(&c, &cols, &known, &header, &currency)) {
-            Ok(d) => Record::Ok(d),
+            Ok(d) => Record::Ok(line, d),
             Err(reason) => Record::Rejected(vec![(line, reason)]),
         };
         Ok(record)

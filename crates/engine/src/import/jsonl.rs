@@ -19,7 +19,7 @@ fn parse<T>(
         Err(reason) => Record::Rejected(vec![(line, reason)]),
         Ok(t) if t.trim().is_empty() => return None,
         Ok(t) => match convert(&t) {
-            Ok(v) => Record::Ok(v),
+            Ok(v) => Record::Ok(line, v),
             Err(reason) => Record::Rejected(vec![(line, reason)]),
         },
     };

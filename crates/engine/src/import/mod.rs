@@ -107,6 +107,8 @@ pub struct ImportOptions {
     pub default_currency: String,
     /// The kind given to S3-Rec interactions (they carry none).
     pub s3rec_kind: EventKind,
+    /// Namespace for S3-Rec ids (`PREFIX:id`); `None` uses the file's stem, `Some("")` none.
+    pub s3rec_prefix: Option<String>,
 }
 
 impl Default for ImportOptions {
@@ -116,6 +118,7 @@ impl Default for ImportOptions {
             batch_size: 5_000,
             default_currency: "USD".into(),
             s3rec_kind: EventKind::Purchase,
+            s3rec_prefix: None,
         }
     }
 }
@@ -170,7 +173,8 @@ pub struct ImportReport {
     pub rejected: u64,
     /// Wall time.
     pub elapsed: Duration,
-    /// Whether the import ran to the end and committed (false for an aborted strict import).
+    /// Whether the import committed. False for a strict import with rejected rows: then nothing
+    /// was written, and imported/updated/unchanged are 0.
     pub committed: bool,
 }
 
@@ -185,7 +189,7 @@ impl ImportReport {
 #[derive(Debug)]
 pub(crate) enum Record<T> {
     /// A valid record that starts at `line`.
-    Ok(T),
+    Ok(u64, T),
     /// Rejected rows: (line, reason) for each.
     Rejected(Vec<(u64, String)>),
 }
@@ -272,7 +276,21 @@ pub fn import_products(
         sink,
         |tx, batch| {
             let o = tx.upsert_products(batch)?;
-            Ok((o.inserted, o.updated, o.unchanged))
+            Ok(Written {
+                inserted: o.inserted,
+                updated: o.updated,
+                unchanged: o.unchanged,
+                rejected: o
+                    .duplicates
+                    .into_iter()
+                    .map(|(line, first, id)| {
+                        (
+                            line,
+                            format!("id '{id}' appears again (first at line {first}); this row is skipped"),
+                        )
+                    })
+                    .collect(),
+            })
         },
     )
 }
@@ -293,7 +311,14 @@ pub fn import_events(
     let progress = source.progress();
     let records: Records<'_, Vec<EventDraft>> = match format {
         EventFormat::Jsonl => jsonl::events(source),
-        EventFormat::S3Rec => s3rec::events(source, options.s3rec_kind),
+        EventFormat::S3Rec => {
+            let prefix = match &options.s3rec_prefix {
+                Some(p) if p.is_empty() => String::new(),
+                Some(p) => format!("{p}:"),
+                None => format!("{}:", source::stem(path)),
+            };
+            s3rec::events(source, options.s3rec_kind, prefix)
+        }
     };
     run(
         store,
@@ -305,7 +330,11 @@ pub fn import_events(
         sink,
         |tx, batch: &[EventDraft]| {
             let o = tx.insert_events(batch)?;
-            Ok((o.inserted, 0, o.duplicates))
+            Ok(Written {
+                inserted: o.inserted,
+                unchanged: o.duplicates,
+                ..Written::default()
+            })
         },
     )
 }
@@ -314,16 +343,16 @@ pub fn import_events(
 trait Batchable: Send {
     type Row;
     fn count(&self) -> u64;
-    fn push_into(self, batch: &mut Vec<Self::Row>);
+    fn push_into(self, line: u64, batch: &mut Vec<Self::Row>);
 }
 
 impl Batchable for ProductDraft {
-    type Row = ProductDraft;
+    type Row = (u64, ProductDraft);
     fn count(&self) -> u64 {
         1
     }
-    fn push_into(self, batch: &mut Vec<ProductDraft>) {
-        batch.push(self);
+    fn push_into(self, line: u64, batch: &mut Vec<(u64, ProductDraft)>) {
+        batch.push((line, self));
     }
 }
 
@@ -332,7 +361,7 @@ impl Batchable for Vec<EventDraft> {
     fn count(&self) -> u64 {
         self.len() as u64
     }
-    fn push_into(self, batch: &mut Vec<EventDraft>) {
+    fn push_into(self, _line: u64, batch: &mut Vec<EventDraft>) {
         batch.extend(self);
     }
 }
@@ -367,7 +396,33 @@ fn read_ahead<T>(records: Records<'_, T>, ahead: mpsc::SyncSender<Result<Vec<Rec
     }
 }
 
-type WriteFn<R> = fn(&mut dyn ImportTx, &[R]) -> vitrine_core::Result<(u64, u64, u64)>;
+/// What writing one batch did.
+#[derive(Debug, Default)]
+struct Written {
+    inserted: u64,
+    updated: u64,
+    unchanged: u64,
+    /// Rows refused while writing: (line, reason).
+    rejected: Vec<(u64, String)>,
+}
+
+type WriteFn<R> = fn(&mut dyn ImportTx, &[R]) -> vitrine_core::Result<Written>;
+
+/// Counts one rejected row and reports it.
+fn reject(
+    report: &mut ImportReport,
+    sink: &mut dyn FnMut(ImportEvent),
+    path: &Path,
+    line: u64,
+    reason: String,
+) {
+    report.rejected += 1;
+    sink(ImportEvent::Rejected(Rejection {
+        path: path.to_path_buf(),
+        line,
+        reason,
+    }));
+}
 
 #[allow(clippy::too_many_arguments)]
 fn run<T: Batchable>(
@@ -391,16 +446,21 @@ fn run<T: Batchable>(
     let flush = |tx: &mut Box<dyn ImportTx + '_>,
                  batch: &mut Vec<T::Row>,
                  report: &mut ImportReport,
+                 sink: &mut dyn FnMut(ImportEvent),
                  commit: bool|
      -> Result<()> {
         if !batch.is_empty() {
-            let (inserted, updated, unchanged) = write(tx.as_mut(), batch)?;
-            report.imported += inserted;
-            report.updated += updated;
-            report.unchanged += unchanged;
+            let written = write(tx.as_mut(), batch)?;
+            report.imported += written.inserted;
+            report.updated += written.updated;
+            report.unchanged += written.unchanged;
+            for (line, reason) in written.rejected {
+                reject(report, sink, path, line, reason);
+            }
             batch.clear();
         }
-        if commit {
+        // A strict import commits only at the end, and only if nothing was rejected.
+        if commit && !options.strict {
             tx.commit_batch()?;
         }
         Ok(())
@@ -413,22 +473,17 @@ fn run<T: Batchable>(
         for chunk in chunks {
             for record in chunk? {
                 match record {
-                    Record::Ok(value) => {
+                    Record::Ok(line, value) => {
                         report.records += value.count();
                         // After a rejection a strict import only reads on, to report every bad row.
                         if !(options.strict && report.rejected > 0) {
-                            value.push_into(&mut batch);
+                            value.push_into(line, &mut batch);
                         }
                     }
                     Record::Rejected(rows) => {
+                        report.records += rows.len() as u64;
                         for (line, reason) in rows {
-                            report.rejected += 1;
-                            report.records += 1;
-                            sink(ImportEvent::Rejected(Rejection {
-                                path: path.to_path_buf(),
-                                line,
-                                reason,
-                            }));
+                            reject(&mut report, sink, path, line, reason);
                         }
                         if options.strict {
                             batch.clear();
@@ -436,21 +491,23 @@ fn run<T: Batchable>(
                     }
                 }
                 if batch.len() >= batch_size {
-                    flush(&mut tx, &mut batch, &mut report, !options.strict)?;
+                    flush(&mut tx, &mut batch, &mut report, sink, true)?;
                     sink(progress.event(report.records));
                 }
             }
         }
         Ok::<(), Error>(())
     })?;
+    flush(&mut tx, &mut batch, &mut report, sink, false)?;
+    report.elapsed = started.elapsed();
     if options.strict && report.rejected > 0 {
+        // Dropping the import rolls back everything it wrote.
         drop(tx);
-        report.elapsed = started.elapsed();
-        return Err(Error::StrictAborted {
-            rejected: report.rejected,
-        });
+        report.imported = 0;
+        report.updated = 0;
+        report.unchanged = 0;
+        return Ok(report);
     }
-    flush(&mut tx, &mut batch, &mut report, false)?;
     tx.finish()?;
     report.committed = true;
     report.elapsed = started.elapsed();

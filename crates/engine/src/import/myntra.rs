@@ -55,7 +55,7 @@ pub(crate) fn products(source: Source) -> Result<Records<'static, ProductDraft>>
             .map_err(|e| e.to_string())
         };
         Ok(match cells.and_then(convert) {
-            Ok(d) => Record::Ok(d),
+            Ok(d) => Record::Ok(line, d),
             Err(reason) => Record::Rejected(vec![(line, reason)]),
         })
     })))

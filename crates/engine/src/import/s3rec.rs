@@ -2,12 +2,19 @@
 //! time order, no timestamps. Each item becomes one event of the chosen kind; its timestamp is
 //! its position in the sequence (seconds since the Unix epoch), which keeps the order and makes
 //! a re-import land on the same events.
+//!
+//! Ids are numbers that only mean something inside their dataset (Beauty's user 1 is not Toys'
+//! user 1), so they are namespaced: `Beauty:1`. The prefix defaults to the file's stem.
 
 use vitrine_core::{EventDraft, EventKind};
 
 use super::{Record, Records, Source};
 
-pub(crate) fn events(source: Source, kind: EventKind) -> Records<'static, Vec<EventDraft>> {
+pub(crate) fn events(
+    source: Source,
+    kind: EventKind,
+    prefix: String,
+) -> Records<'static, Vec<EventDraft>> {
     Box::new(source.lines().filter_map(move |item| {
         let (line, text) = match item {
             Ok(l) => l,
@@ -19,14 +26,15 @@ pub(crate) fn events(source: Source, kind: EventKind) -> Records<'static, Vec<Ev
         };
         let mut tokens = text.split_ascii_whitespace();
         let user = tokens.next()?;
-        Some(Ok(match sequence(user, tokens, kind) {
-            Ok(events) => Record::Ok(events),
+        Some(Ok(match sequence(&prefix, user, tokens, kind) {
+            Ok(events) => Record::Ok(line, events),
             Err(reason) => Record::Rejected(vec![(line, reason)]),
         }))
     }))
 }
 
 fn sequence<'a>(
+    prefix: &str,
     user: &str,
     items: impl Iterator<Item = &'a str>,
     kind: EventKind,
@@ -41,13 +49,15 @@ fn sequence<'a>(
             if !numeric(item) {
                 return Err(format!("item '{item}' is not a number"));
             }
-            Ok(EventDraft {
-                shopper: user.to_string(),
-                product: item.to_string(),
+            let event = EventDraft {
+                shopper: format!("{prefix}{user}"),
+                product: format!("{prefix}{item}"),
                 kind,
                 ts: position as i64 * 1000,
                 variant: None,
-            })
+            };
+            event.validate().map_err(|e| e.to_string())?;
+            Ok(event)
         })
         .collect::<Result<Vec<_>, String>>()?;
     if events.is_empty() {
@@ -62,12 +72,19 @@ mod tests {
 
     #[test]
     fn sequences_keep_order() {
-        let e = sequence("7", "3 1 3".split(' '), EventKind::Purchase).unwrap();
+        let e = sequence("", "7", "3 1 3".split(' '), EventKind::Purchase).unwrap();
         assert_eq!(e.len(), 3);
         assert_eq!((e[0].product.as_str(), e[0].ts), ("3", 0));
         assert_eq!((e[2].product.as_str(), e[2].ts), ("3", 2000));
-        assert!(sequence("7", std::iter::empty(), EventKind::View).is_err());
-        assert!(sequence("x", "1".split(' '), EventKind::View).is_err());
-        assert!(sequence("7", "1 b".split(' '), EventKind::View).is_err());
+        let e = sequence("Toys:", "7", "3".split(' '), EventKind::View).unwrap();
+        assert_eq!(
+            (e[0].shopper.as_str(), e[0].product.as_str()),
+            ("Toys:7", "Toys:3")
+        );
+        assert!(sequence("", "7", std::iter::empty(), EventKind::View).is_err());
+        assert!(sequence("", "x", "1".split(' '), EventKind::View).is_err());
+        assert!(sequence("", "7", "1 b".split(' '), EventKind::View).is_err());
+        let long = "9".repeat(300);
+        assert!(sequence("", "7", std::iter::once(long.as_str()), EventKind::View).is_err());
     }
 }

@@ -39,6 +39,8 @@ struct Groups {
     rows: CsvRows,
     cols: Columns,
     pending: Option<(u64, Vec<String>)>,
+    /// Unreadable rows that belong to the group `pending` starts.
+    pending_bad: Vec<(u64, String)>,
     currency: String,
     done: bool,
 }
@@ -75,6 +77,7 @@ pub(crate) fn products(source: Source, currency: &str) -> Result<Records<'static
         rows,
         cols,
         pending: None,
+        pending_bad: Vec::new(),
         currency: currency.to_string(),
         done: false,
     }))
@@ -88,12 +91,16 @@ impl Iterator for Groups {
             return None;
         }
         let mut group: Vec<(u64, Vec<String>)> = self.pending.take().into_iter().collect();
-        let mut bad: Vec<(u64, String)> = Vec::new();
+        let mut bad: Vec<(u64, String)> = std::mem::take(&mut self.pending_bad);
+        // Unreadable rows seen since the last readable one: their handle is unknown until the
+        // next readable row shows whether the group went on or a new product began.
+        let mut unplaced: Vec<(u64, String)> = Vec::new();
         loop {
             let row: Option<Result<Row>> = self.rows.next();
             let (line, cells) = match row {
                 None => {
                     self.done = true;
+                    bad.append(&mut unplaced);
                     break;
                 }
                 Some(Err(e)) => return Some(Err(e)),
@@ -102,8 +109,7 @@ impl Iterator for Groups {
             let cells = match cells {
                 Ok(c) => c,
                 Err(reason) => {
-                    // An unreadable row has no trustworthy handle; it belongs to the open group.
-                    bad.push((line, reason));
+                    unplaced.push((line, reason));
                     continue;
                 }
             };
@@ -114,10 +120,22 @@ impl Iterator for Groups {
                 .cloned();
             match current {
                 Some(h) if h != handle => {
+                    // A new product begins here. If this row has no title, it continues a
+                    // product whose first row was unreadable: those rows belong to it, not to
+                    // the product before.
+                    let has_title = cells.get(self.cols.title).is_some_and(|t| !t.is_empty());
+                    if has_title {
+                        bad.append(&mut unplaced);
+                    } else {
+                        self.pending_bad = std::mem::take(&mut unplaced);
+                    }
                     self.pending = Some((line, cells));
                     break;
                 }
-                _ => group.push((line, cells)),
+                _ => {
+                    bad.append(&mut unplaced);
+                    group.push((line, cells));
+                }
             }
         }
         if group.is_empty() && bad.is_empty() {
@@ -144,7 +162,7 @@ impl Groups {
             Err((0, String::new()))
         };
         match result {
-            Ok(d) => Record::Ok(d),
+            Ok(d) => Record::Ok(group.first().map_or(0, |(l, _)| *l), d),
             Err((line, reason)) => {
                 if line != 0 {
                     bad.push((line, reason));

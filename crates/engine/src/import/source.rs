@@ -134,10 +134,20 @@ pub(crate) fn extension(path: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// The file name without its extensions ("Beauty.txt.gz" → "Beauty").
+pub(crate) fn stem(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    name.split('.').next().unwrap_or_default().to_string()
+}
+
 /// The first line of `head`, lossily decoded.
 pub(crate) fn first_line(head: &[u8]) -> String {
     let end = head.iter().position(|b| *b == b'\n').unwrap_or(head.len());
     String::from_utf8_lossy(&head[..end])
+        .trim_start_matches('\u{feff}')
         .trim_end_matches('\r')
         .to_string()
 }
@@ -202,6 +212,8 @@ impl Iterator for LineReader {
                     self.buf.pop();
                 }
                 let text = match std::str::from_utf8(&self.buf) {
+                    // A byte-order mark some editors put at the start is not content.
+                    Ok(s) if self.line == 1 => Ok(s.trim_start_matches('\u{feff}').to_string()),
                     Ok(s) => Ok(s.to_string()),
                     Err(e) => Err(format!("invalid UTF-8 at byte {}", e.valid_up_to())),
                 };
@@ -220,5 +232,6 @@ mod tests {
         assert_eq!(extension(Path::new("a/b.CSV.gz")), "csv");
         assert_eq!(extension(Path::new("x.jsonl")), "jsonl");
         assert_eq!(extension(Path::new("noext")), "");
+        assert_eq!(stem(Path::new("data/Beauty.txt.gz")), "Beauty");
     }
 }

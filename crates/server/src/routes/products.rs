@@ -39,10 +39,27 @@ impl ListParams {
         if let Some(c) = &currency {
             vitrine_core::currency_exponent(c)?;
         }
-        let price_currency = currency.as_deref().unwrap_or(default_currency);
+        let min_price = price_bound(
+            "min_price",
+            self.min_price,
+            currency.as_deref().unwrap_or(default_currency),
+        )?;
+        let max_price = price_bound(
+            "max_price",
+            self.max_price,
+            currency.as_deref().unwrap_or(default_currency),
+        )?;
+        // Prices in different currencies cannot be compared: a price range without a currency
+        // means the default currency, and only products priced in it match.
+        let currency = match currency {
+            None if min_price.is_some() || max_price.is_some() => {
+                Some(default_currency.to_string())
+            }
+            other => other,
+        };
         Ok(ProductQuery {
-            min_price_minor: price_bound("min_price", self.min_price, price_currency)?,
-            max_price_minor: price_bound("max_price", self.max_price, price_currency)?,
+            min_price_minor: min_price,
+            max_price_minor: max_price,
             text: given(self.q),
             brand: given(self.brand),
             category: given(self.category),

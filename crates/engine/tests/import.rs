@@ -541,3 +541,25 @@ fn shopify_unreadable_first_row_rejects_its_own_product_only() {
     assert!(f.engine.product("tee").is_ok());
     assert_eq!((rejected[0].line, rejected[1].line), (3, 4));
 }
+
+#[test]
+fn csv_rejects_invalid_utf8_and_oversized_fields_per_row() {
+    let f = fixture();
+    let mut csv = b"id,title,price,notes\nok,Fine,1.00,plain\n".to_vec();
+    csv.extend_from_slice(b"u1,Bad \xff\xfe title,1.00,x\n");
+    csv.extend_from_slice(format!("big,Big,1.00,{}\n", "y".repeat(64 * 1024 + 1)).as_bytes());
+    csv.extend_from_slice(b"ok2,Also fine,2.00,\n");
+    let path = f.file("rows.csv", &csv);
+    let (r, rejected) = f.products(&path, &ImportOptions::default());
+    assert_eq!((r.imported, r.rejected), (2, 2), "{rejected:?}");
+    assert_eq!(rejected[0].line, 3);
+    assert!(
+        rejected[0]
+            .reason
+            .contains("invalid UTF-8 in column 'title'"),
+        "{}",
+        rejected[0]
+    );
+    assert_eq!(rejected[1].line, 4);
+    assert!(rejected[1].reason.contains("column 'notes'") && rejected[1].reason.contains("64 KiB"));
+}

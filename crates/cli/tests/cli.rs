@@ -138,3 +138,64 @@ fn keys_are_shown_once_and_listed_without_secrets() {
     assert!(vitrine(&db, &["keys", "revoke", &id]).status.success());
     assert!(stdout(&vitrine(&db, &["keys", "list"])).contains("revoked"));
 }
+
+#[test]
+fn installed_default_model_verifies() {
+    let dir = std::env::var_os("VITRINE_MODELS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(&std::env::var_os("HOME").unwrap_or_default())
+                .join(".local/share/vitrine/models")
+        });
+    if !dir.join("SmolLM2-135M-Instruct.Q4_1.gguf").exists() {
+        println!("skipped: the default model is not installed (run `make models`)");
+        return;
+    }
+    let db = tempfile::tempdir().unwrap();
+    let out = vitrine(
+        &db.path().join("v.db"),
+        &["models", "verify", "--models-dir", dir.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("is intact"));
+    let list = vitrine(
+        &db.path().join("v.db"),
+        &["models", "list", "--models-dir", dir.to_str().unwrap()],
+    );
+    assert!(
+        stdout(&list).contains("smollm2-135m [default]\tinstalled"),
+        "{}",
+        stdout(&list)
+    );
+}
+
+#[test]
+fn model_commands_name_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("v.db");
+    let models = dir.path().join("models");
+    let out = vitrine(
+        &db,
+        &["models", "verify", "--models-dir", models.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("run `vitrine models pull smollm2-135m`"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::create_dir_all(&models).unwrap();
+    std::fs::write(
+        models.join("SmolLM2-135M-Instruct.Q4_1.gguf"),
+        b"not a model",
+    )
+    .unwrap();
+    let out = vitrine(
+        &db,
+        &["models", "verify", "--models-dir", models.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("is corrupt"), "{}", stderr(&out));
+    let out = vitrine(&db, &["models", "pull", "no-such-model"]);
+    assert_eq!(out.status.code(), Some(2));
+}

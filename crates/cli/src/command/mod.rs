@@ -4,6 +4,7 @@ pub(crate) mod bench;
 pub(crate) mod db;
 pub(crate) mod import;
 pub(crate) mod keys;
+pub(crate) mod models;
 pub(crate) mod serve;
 
 use std::path::PathBuf;

@@ -246,6 +246,21 @@ pub fn detect_event_format(path: &Path, head: &[u8]) -> Result<EventFormat> {
     }
 }
 
+/// Opens `path` and settles its format: the one given, or the one its name and first line show.
+fn open<F>(
+    path: &Path,
+    format: Option<F>,
+    detect: fn(&Path, &[u8]) -> Result<F>,
+) -> Result<(Source, F, source::Progress)> {
+    let mut source = Source::open(path)?;
+    let format = match format {
+        Some(f) => f,
+        None => detect(path, source.head()?)?,
+    };
+    let progress = source.progress();
+    Ok((source, format, progress))
+}
+
 /// Imports a catalog file.
 pub fn import_products(
     store: &dyn Store,
@@ -254,12 +269,7 @@ pub fn import_products(
     options: &ImportOptions,
     sink: &mut dyn FnMut(ImportEvent),
 ) -> Result<ImportReport> {
-    let mut source = Source::open(path)?;
-    let format = match format {
-        Some(f) => f,
-        None => detect_product_format(path, source.head()?)?,
-    };
-    let progress = source.progress();
+    let (source, format, progress) = open(path, format, detect_product_format)?;
     let records: Records<'_, ProductDraft> = match format {
         ProductFormat::Jsonl => jsonl::products(source, &options.default_currency),
         ProductFormat::Csv => delimited::products(source, &options.default_currency)?,
@@ -303,12 +313,7 @@ pub fn import_events(
     options: &ImportOptions,
     sink: &mut dyn FnMut(ImportEvent),
 ) -> Result<ImportReport> {
-    let mut source = Source::open(path)?;
-    let format = match format {
-        Some(f) => f,
-        None => detect_event_format(path, source.head()?)?,
-    };
-    let progress = source.progress();
+    let (source, format, progress) = open(path, format, detect_event_format)?;
     let records: Records<'_, Vec<EventDraft>> = match format {
         EventFormat::Jsonl => jsonl::events(source),
         EventFormat::S3Rec => {

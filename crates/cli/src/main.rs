@@ -50,12 +50,17 @@ enum Command {
     Bench(command::bench::Command),
 }
 
-fn default_db() -> PathBuf {
-    let base = std::env::var_os("XDG_DATA_HOME")
+/// Vitrine's data folder: `$XDG_DATA_HOME/vitrine`, else `~/.local/share/vitrine`.
+pub(crate) fn data_dir() -> PathBuf {
+    std::env::var_os("XDG_DATA_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .unwrap_or_else(|| PathBuf::from("."));
-    base.join("vitrine").join("vitrine.db")
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("vitrine")
+}
+
+fn default_db() -> PathBuf {
+    data_dir().join("vitrine.db")
 }
 
 fn main() -> ExitCode {

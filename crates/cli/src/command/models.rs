@@ -42,11 +42,7 @@ pub(crate) struct Dir {
 }
 
 fn default_models_dir() -> PathBuf {
-    let base = std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .unwrap_or_else(|| PathBuf::from("."));
-    base.join("vitrine").join("models")
+    crate::data_dir().join("models")
 }
 
 impl From<models::Error> for Failure {

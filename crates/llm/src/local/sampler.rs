@@ -1,0 +1,216 @@
+//! Token choice: a llama.cpp sampler chain built from a request's `Sampling`, with an optional
+//! grammar in front that constrains the output to a JSON Schema.
+
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::LlamaToken;
+use llama_cpp_2::token::data::LlamaTokenData;
+use llama_cpp_2::token::data_array::LlamaTokenDataArray;
+use vitrine_core::{GenerateError, ResponseFormat, Sampling};
+
+/// How many recent tokens the repetition penalties look at (llama.cpp's default).
+const PENALTY_LAST_N: i32 = 64;
+
+/// llama.cpp's generic JSON grammar (`grammars/json.gbnf`), for `response_format: json_object`.
+/// Whitespace is bounded so a small model cannot pad forever.
+const JSON_OBJECT_GRAMMAR: &str = r#"root   ::= object
+value  ::= object | array | string | number | ("true" | "false" | "null") ws
+object ::= "{" ws ( string ":" ws value ("," ws string ":" ws value)* )? "}" ws
+array  ::= "[" ws ( value ("," ws value)* )? "]" ws
+string ::= "\"" ( [^"\\\x7F\x00-\x1F] | "\\" (["\\bfnrt] | "u" [0-9a-fA-F]{4}) )* "\"" ws
+number ::= ("-"? ([0-9] | [1-9] [0-9]{0,15})) ("." [0-9]+)? ([eE] [-+]? [0-9] [1-9]{0,15})? ws
+ws     ::= | " " | "\n" [ \t]{0,20}
+"#;
+
+/// The GBNF grammar a response format needs, if any. Fails on a schema llama.cpp cannot turn
+/// into a grammar.
+pub(crate) fn grammar_for(format: &ResponseFormat) -> Result<Option<String>, GenerateError> {
+    match format {
+        ResponseFormat::Text => Ok(None),
+        ResponseFormat::JsonObject => Ok(Some(JSON_OBJECT_GRAMMAR.to_owned())),
+        ResponseFormat::JsonSchema { schema, .. } => {
+            if !schema.is_object() {
+                return Err(GenerateError::invalid(
+                    "response_format.json_schema.schema",
+                    "must be a JSON Schema object",
+                ));
+            }
+            let text = schema.to_string();
+            llama_cpp_2::json_schema_to_grammar(&text)
+                .map(Some)
+                .map_err(|e| {
+                    GenerateError::invalid(
+                        "response_format.json_schema.schema",
+                        format!("cannot be turned into a grammar: {e}"),
+                    )
+                })
+        }
+    }
+}
+
+/// Checks the settings a caller chose; the server checks ranges too, but the trait is public.
+pub(crate) fn validate(sampling: &Sampling) -> Result<(), GenerateError> {
+    let checks: [(&str, f32, f32, f32); 6] = [
+        ("temperature", sampling.temperature, 0.0, 2.0),
+        ("top_p", sampling.top_p, 0.0, 1.0),
+        ("min_p", sampling.min_p, 0.0, 1.0),
+        ("repeat_penalty", sampling.repeat_penalty, 0.0, 10.0),
+        ("frequency_penalty", sampling.frequency_penalty, -2.0, 2.0),
+        ("presence_penalty", sampling.presence_penalty, -2.0, 2.0),
+    ];
+    for (field, value, low, high) in checks {
+        if !value.is_finite() || value < low || value > high {
+            return Err(GenerateError::invalid(
+                field,
+                format!("{value} is out of range [{low}, {high}]"),
+            ));
+        }
+    }
+    if sampling.repeat_penalty == 0.0 {
+        return Err(GenerateError::invalid(
+            "repeat_penalty",
+            "must be above 0 (1 disables it)",
+        ));
+    }
+    Ok(())
+}
+
+/// A request's token chooser: the sampling chain, split in two, and, for structured output, a
+/// grammar.
+///
+/// Checking a grammar against all ~50k tokens costs more than decoding a token of a small
+/// model, so it is consulted as late as possible, the way llama.cpp's `common_sampler` does:
+/// 1. sample as if there were no grammar, and keep the token if the grammar allows it;
+/// 2. else keep only the allowed tokens among the top-k candidates and sample from those;
+/// 3. only if none of them is allowed, mask the whole vocabulary.
+///
+/// `pre` (penalties, top-k) cuts the vocabulary down; `post` (top-p, min-p, temperature, the
+/// random draw) chooses.
+pub(crate) struct TokenSampler {
+    mode: Mode,
+    eos: LlamaToken,
+}
+
+enum Mode {
+    /// No grammar: one chain, run inside llama.cpp.
+    Free(LlamaSampler),
+    /// A grammar, consulted as late as possible.
+    Constrained {
+        pre: LlamaSampler,
+        post: LlamaSampler,
+        grammar: LlamaSampler,
+    },
+}
+
+impl std::fmt::Debug for TokenSampler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenSampler")
+            .field("grammar", &matches!(self.mode, Mode::Constrained { .. }))
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenSampler {
+    /// Chooses (and records) the next token from the logits at batch row `row`.
+    pub(crate) fn sample(&mut self, ctx: &LlamaContext<'_>, row: i32) -> LlamaToken {
+        let (pre, post, grammar) = match &mut self.mode {
+            Mode::Free(chain) => return chain.sample(ctx, row),
+            Mode::Constrained { pre, post, grammar } => (pre, post, grammar),
+        };
+        let mut candidates = ctx.token_data_array_ith(row);
+        candidates.apply_sampler(pre);
+        let mut free = LlamaTokenDataArray::new(candidates.data.clone(), candidates.sorted);
+        free.apply_sampler(post);
+        let token = match free.selected_token() {
+            Some(token) if allows(grammar, token) => token,
+            _ => {
+                candidates.apply_sampler(grammar);
+                candidates.data.retain(|d| d.logit().is_finite());
+                if candidates.data.is_empty() {
+                    candidates = ctx.token_data_array_ith(row);
+                    candidates.apply_sampler(grammar);
+                    candidates.apply_sampler(pre);
+                }
+                candidates.selected = None;
+                candidates.apply_sampler(post);
+                // The grammar always allows something (at worst, the end of the text).
+                candidates.selected_token().unwrap_or(self.eos)
+            }
+        };
+        grammar.accept(token);
+        pre.accept(token);
+        post.accept(token);
+        token
+    }
+}
+
+/// Whether `grammar` allows `token` next.
+fn allows(grammar: &mut LlamaSampler, token: LlamaToken) -> bool {
+    let mut one = LlamaTokenDataArray::new(vec![LlamaTokenData::new(token, 1.0, 0.0)], false);
+    one.apply_sampler(grammar);
+    one.data.first().is_some_and(|d| d.logit().is_finite())
+}
+
+/// Builds the sampler for one request. `grammar` comes from [`grammar_for`]. With temperature 0
+/// the choice is greedy and the seed does not matter.
+pub(crate) fn build(
+    model: &LlamaModel,
+    sampling: &Sampling,
+    grammar: Option<&str>,
+    seed: u32,
+) -> Result<TokenSampler, GenerateError> {
+    let grammar = grammar
+        .map(|grammar| {
+            LlamaSampler::grammar(model, grammar, "root").map_err(|e| {
+                GenerateError::invalid(
+                    "response_format",
+                    format!("llama.cpp rejected the grammar: {e}"),
+                )
+            })
+        })
+        .transpose()?;
+    let mut pre = Vec::with_capacity(2);
+    let mut post = Vec::with_capacity(4);
+    if sampling.repeat_penalty != 1.0
+        || sampling.frequency_penalty != 0.0
+        || sampling.presence_penalty != 0.0
+    {
+        pre.push(LlamaSampler::penalties(
+            model.n_vocab(),
+            PENALTY_LAST_N,
+            sampling.repeat_penalty,
+            sampling.frequency_penalty,
+            sampling.presence_penalty,
+        ));
+    }
+    if sampling.temperature <= 0.0 {
+        post.push(LlamaSampler::greedy());
+    } else {
+        if sampling.top_k > 0 {
+            pre.push(LlamaSampler::top_k(
+                i32::try_from(sampling.top_k).unwrap_or(i32::MAX),
+            ));
+        }
+        if sampling.top_p < 1.0 {
+            post.push(LlamaSampler::top_p(sampling.top_p, 1));
+        }
+        if sampling.min_p > 0.0 {
+            post.push(LlamaSampler::min_p(sampling.min_p, 1));
+        }
+        post.push(LlamaSampler::temp(sampling.temperature));
+        post.push(LlamaSampler::dist(seed));
+    }
+    let mode = match grammar {
+        None => Mode::Free(LlamaSampler::chain_simple(pre.into_iter().chain(post))),
+        Some(grammar) => Mode::Constrained {
+            pre: LlamaSampler::chain_simple(pre),
+            post: LlamaSampler::chain_simple(post),
+            grammar,
+        },
+    };
+    Ok(TokenSampler {
+        mode,
+        eos: model.vocab().eos(),
+    })
+}

@@ -1,4 +1,4 @@
-//! Errors from managing model files.
+//! Errors from managing model files and from connecting to a remote model server.
 
 use std::path::PathBuf;
 
@@ -42,6 +42,17 @@ pub enum Error {
     /// A downloaded package does not hold what the catalog says.
     #[error("{0}")]
     Package(String),
+    /// A setting is out of range.
+    #[error("{0}")]
+    Config(String),
+    /// A remote OpenAI-compatible server could not be reached or gave no usable answer.
+    #[error("remote model server {url}: {reason}")]
+    Remote {
+        /// The server's base URL.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// A file operation failed.
     #[error("{}: {source}", path.display())]
     Io {

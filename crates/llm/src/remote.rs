@@ -9,10 +9,10 @@
 
 use std::fmt;
 use std::io::{BufRead, BufReader, Read};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -38,6 +38,9 @@ const LIST_TIMEOUT: Duration = Duration::from_secs(30);
 const ERROR_BODY_LIMIT: u64 = 64 * 1024;
 /// A fair wait before retrying when our own cap on requests in flight is reached.
 const BUSY_RETRY: Duration = Duration::from_secs(1);
+/// How often `health()` may ask an unreachable server for its models again, so that health
+/// recovers even when no request comes (a load balancer stops sending them to a failed node).
+const PROBE_INTERVAL: Duration = Duration::from_secs(5);
 
 /// How to reach a remote OpenAI-compatible server.
 #[derive(Clone, PartialEq, Eq)]
@@ -101,6 +104,12 @@ struct Shared {
     in_flight: AtomicUsize,
     /// Why the last attempt to reach the server failed; `None` once one succeeds.
     failure: Mutex<Option<String>>,
+    /// Whether changes of reachability are logged; off while connecting, whose caller reports.
+    announce: AtomicBool,
+    /// A background probe is running.
+    probing: AtomicBool,
+    /// When the last probe started.
+    last_probe: Mutex<Option<Instant>>,
 }
 
 impl fmt::Debug for RemoteGenerator {
@@ -159,6 +168,9 @@ impl RemoteGenerator {
             agent,
             in_flight: AtomicUsize::new(0),
             failure: Mutex::new(None),
+            announce: AtomicBool::new(false),
+            probing: AtomicBool::new(false),
+            last_probe: Mutex::new(None),
         };
         match (&config.model, shared.list_models()) {
             (Some(model), Ok(ids)) => {
@@ -188,6 +200,7 @@ impl RemoteGenerator {
             }
         }
         tracing::info!(url = %shared.root, model = %shared.model, "using a remote model server");
+        shared.announce.store(true, Ordering::Relaxed);
         Ok(Self {
             shared: Arc::new(shared),
         })
@@ -205,7 +218,10 @@ impl TextGenerator for RemoteGenerator {
 
     fn health(&self) -> GeneratorHealth {
         match self.shared.failure().clone() {
-            Some(reason) => GeneratorHealth::Failed { reason },
+            Some(reason) => {
+                Shared::probe(&self.shared);
+                GeneratorHealth::Failed { reason }
+            }
             None => GeneratorHealth::Ok {
                 active: self.shared.in_flight.load(Ordering::Relaxed),
                 queued: 0,
@@ -350,20 +366,59 @@ impl Shared {
         self.failure.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn announce(&self) -> bool {
+        self.announce.load(Ordering::Relaxed)
+    }
+
     /// Records that the server could not be reached; `health()` reports it until a success.
     fn unreachable(&self, reason: &str) {
         let mut failure = self.failure();
-        if failure.is_none() {
+        if failure.is_none() && self.announce() {
             tracing::warn!(url = %self.root, reason, "the remote model server is unreachable");
         }
         *failure = Some(reason.to_string());
     }
 
+    /// Records that the server answered with `status`; refusing our key does not count.
+    fn answered(&self, status: u16) {
+        if !matches!(status, 401 | 403) {
+            self.reached();
+        }
+    }
+
     /// Records that the server answered.
     fn reached(&self) {
         let mut failure = self.failure();
-        if failure.take().is_some() {
+        if failure.take().is_some() && self.announce() {
             tracing::info!(url = %self.root, "the remote model server answers again");
+        }
+    }
+
+    /// Asks the server for its models on a thread of its own, at most once per
+    /// `PROBE_INTERVAL`; a success clears the failure. Never blocks the caller.
+    fn probe(shared: &Arc<Self>) {
+        {
+            let mut last = shared
+                .last_probe
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if last.is_some_and(|at| at.elapsed() < PROBE_INTERVAL)
+                || shared.probing.swap(true, Ordering::AcqRel)
+            {
+                return;
+            }
+            *last = Some(Instant::now());
+        }
+        let probed = Arc::clone(shared);
+        let spawned = thread::Builder::new()
+            .name("vitrine-remote-probe".into())
+            .spawn(move || {
+                // The outcome is recorded by `list_models` itself.
+                let _ = probed.list_models();
+                probed.probing.store(false, Ordering::Release);
+            });
+        if spawned.is_err() {
+            shared.probing.store(false, Ordering::Release);
         }
     }
 
@@ -388,8 +443,8 @@ impl Shared {
         let response = request
             .call()
             .map_err(|e| self.request_error(e, LIST_TIMEOUT))?;
-        self.reached();
         let status = response.status().as_u16();
+        self.answered(status);
         let mut body = response.into_body();
         if status != 200 {
             return Err(self.status_error(status, None, &read_error_body(body.as_reader())));
@@ -492,8 +547,8 @@ impl Shared {
         let response = request
             .send(body)
             .map_err(|e| self.request_error(e, timeout))?;
-        self.reached();
         let status = response.status().as_u16();
+        self.answered(status);
         let retry_after = response
             .headers()
             .get("retry-after")
@@ -832,6 +887,9 @@ mod tests {
             agent: ureq::Agent::new_with_defaults(),
             in_flight: AtomicUsize::new(0),
             failure: Mutex::new(None),
+            announce: AtomicBool::new(true),
+            probing: AtomicBool::new(false),
+            last_probe: Mutex::new(None),
         };
         let mut request = GenerationRequest::text("hi");
         request.sampling.temperature = 0.8;

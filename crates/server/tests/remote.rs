@@ -329,6 +329,28 @@ fn a_server_that_is_down_is_unavailable_until_it_answers() {
 }
 
 #[test]
+fn health_recovers_without_requests() {
+    let app = TestApp::with_generator(Arc::new(FakeGenerator::new()));
+    let addr = dead_addr();
+    let mut config = RemoteConfig::new(format!("http://{addr}"));
+    config.api_key = Some(app.reader.clone());
+    config.model = Some(FAKE_MODEL.into());
+    let remote = RemoteGenerator::connect(&config).expect("starts without the server");
+    let _served = Served::at(app.router.clone(), addr);
+    // The first look at a failed health starts a probe in the background; a load balancer
+    // polling /healthz sees the server come back without any generation request.
+    assert!(matches!(remote.health(), GeneratorHealth::Failed { .. }));
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !matches!(remote.health(), GeneratorHealth::Ok { .. }) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "health never recovered"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
 fn cancelling_reaches_the_generator_behind_the_server() {
     let lo = loopback();
     let remote = lo.remote();

@@ -555,6 +555,12 @@ impl Shared {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
+        // A server that ignores `stream` answers with one JSON document.
+        let whole = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
         let mut body = response.into_body();
         if status != 200 {
             let text = read_error_body(body.as_reader());
@@ -565,6 +571,13 @@ impl Shared {
             finish: None,
             usage: Usage::default(),
         };
+        if whole {
+            let mut text = body.read_to_string().map_err(|e| read_error(e, timeout))?;
+            return match answer.event(&mut text, sink)? {
+                Step::Cancelled => Ok(None),
+                Step::More | Step::End => Ok(Some(answer)),
+            };
+        }
         let mut data = String::new();
         let mut ended = false;
         // Dropping the reader on return closes the connection mid-answer, which is what tells
@@ -695,7 +708,9 @@ impl Answer {
         // Only one choice is ever asked for (no `n`).
         if let Some(choice) = chunk["choices"].as_array().and_then(|c| c.first()) {
             let piece = match self.kind {
-                Endpoint::Chat => &choice["delta"]["content"],
+                // `delta` in a stream, `message` in a whole answer.
+                Endpoint::Chat if choice["delta"].is_object() => &choice["delta"]["content"],
+                Endpoint::Chat => &choice["message"]["content"],
                 Endpoint::Completion => &choice["text"],
             };
             if let Some(piece) = piece.as_str().filter(|p| !p.is_empty())
@@ -814,6 +829,20 @@ mod tests {
                 cached_tokens: 2
             }
         );
+    }
+
+    #[test]
+    fn a_whole_answer_is_one_event() {
+        let mut a = answer(Endpoint::Chat);
+        let mut sink = Collect(Vec::new(), usize::MAX);
+        let whole = r#"{"object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"All of it"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":3}}"#;
+        assert!(matches!(
+            a.event(&mut whole.to_string(), &mut sink),
+            Ok(Step::More)
+        ));
+        assert_eq!(sink.0, [GenerationEvent::Text("All of it".into())]);
+        assert_eq!(a.finish, Some(FinishReason::Stop));
+        assert_eq!(a.usage.completion_tokens, 3);
     }
 
     #[test]

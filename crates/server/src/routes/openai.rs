@@ -851,8 +851,9 @@ async fn respond(
     let framing = Framing::new(chat, model, settings.include_usage);
     if !settings.stream {
         let (text, finish_reason, usage) = generation.finish().await?;
-        let body = if chat {
-            serde_json::to_value(ChatCompletion {
+        // Serialized from the structs, not through a `Value`, to keep OpenAI's field order.
+        let response = if chat {
+            Json(ChatCompletion {
                 id: framing.id,
                 object: "chat.completion",
                 created: framing.created,
@@ -868,8 +869,9 @@ async fn respond(
                 }],
                 usage: usage.into(),
             })
+            .into_response()
         } else {
-            serde_json::to_value(Completion {
+            Json(Completion {
                 id: framing.id,
                 object: "text_completion",
                 created: framing.created,
@@ -882,9 +884,9 @@ async fn respond(
                 }],
                 usage: Some(Some(usage.into())),
             })
-        }
-        .map_err(|e| ApiError::Internal(format!("encoding the answer: {e}")))?;
-        return Ok(Json(body).into_response());
+            .into_response()
+        };
+        return Ok(response);
     }
     let first = generation.next().await;
     if let GenerationEvent::Failed(e) = first {

@@ -116,6 +116,36 @@ fn bad_invocations_exit_2_with_one_line() {
 }
 
 #[test]
+fn serve_refuses_a_model_server_it_cannot_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("v.db");
+    // A port nothing listens on: bound, then released.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let dead = format!("http://{dead}");
+    let cases: [&[&str]; 2] = [
+        &[
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--llm-url",
+            "ftp://models",
+        ],
+        // Without --llm-model, the server must list its models at start.
+        &["serve", "--addr", "127.0.0.1:0", "--llm-url", &dead],
+    ];
+    for args in cases {
+        let out = vitrine(&db, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("error: "), "{args:?}: {err}");
+    }
+}
+
+#[test]
 fn keys_are_shown_once_and_listed_without_secrets() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("v.db");

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use vitrine_core::{
     ApiKey, Error as CoreError, Event, EventInput, EventQuery, Page, Product, ProductInput,
-    ProductQuery, Role, Store, StoreStats, now_millis,
+    ProductQuery, Role, Store, StoreStats, TextGenerator, now_millis,
 };
 use vitrine_store::{SqliteConfig, SqliteStore};
 
@@ -32,12 +32,15 @@ pub struct EngineConfig {
 pub struct Engine {
     store: Arc<dyn Store>,
     default_currency: String,
+    /// The language model, local or remote; `None` serves without text generation.
+    generator: Option<Arc<dyn TextGenerator>>,
 }
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")
             .field("default_currency", &self.default_currency)
+            .field("generator", &self.generator)
             .finish_non_exhaustive()
     }
 }
@@ -57,7 +60,19 @@ impl Engine {
         Self {
             store,
             default_currency: default_currency.to_ascii_uppercase(),
+            generator: None,
         }
+    }
+
+    /// This engine with `generator` as its language model.
+    pub fn with_generator(mut self, generator: Arc<dyn TextGenerator>) -> Self {
+        self.generator = Some(generator);
+        self
+    }
+
+    /// The language model, if one is configured.
+    pub fn generator(&self) -> Option<Arc<dyn TextGenerator>> {
+        self.generator.clone()
     }
 
     /// The store.

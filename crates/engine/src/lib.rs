@@ -1,5 +1,6 @@
 //! Vitrine's wiring: the `Engine` handle the server and the CLI share. It owns the store (through
-//! the `Store` trait), API keys, and the catalog and event importers. Synchronous by design: the
+//! the `Store` trait), the language model (through the `TextGenerator` trait), API keys, and the
+//! catalog and event importers. Synchronous by design: the
 //! HTTP layer calls it from blocking tasks. Owns no HTTP and no SQL.
 
 mod engine;
@@ -13,6 +14,15 @@ pub mod models {
     };
 }
 mod keys;
+
+/// Text generators the engine can be given: a GGUF model run by llama.cpp in this process, or a
+/// model server reached over HTTP.
+pub mod text {
+    pub use vitrine_llm::{
+        DEFAULT_CONTEXT, DEFAULT_MAX_IN_FLIGHT, DEFAULT_TIMEOUT, LocalConfig, LocalGenerator,
+        RemoteConfig, RemoteGenerator,
+    };
+}
 
 pub use engine::{Engine, EngineConfig, MAX_EVENT_BATCH, MAX_PAGE};
 pub use error::{Error, Result};

@@ -1,4 +1,4 @@
-//! Errors from managing model files.
+//! Errors from managing model files and from connecting to a remote model server.
 
 use std::path::PathBuf;
 
@@ -56,6 +56,14 @@ pub enum Error {
     /// llama.cpp could not start (backend, context, thread).
     #[error("{0}")]
     Runtime(String),
+    /// A remote OpenAI-compatible server could not be reached or gave no usable answer.
+    #[error("remote model server {url}: {reason}")]
+    Remote {
+        /// The server's base URL.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// A file operation failed.
     #[error("{}: {source}", path.display())]
     Io {

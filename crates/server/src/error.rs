@@ -3,12 +3,13 @@
 
 use std::any::Any;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
-use vitrine_core::{Error as CoreError, Role};
+use vitrine_core::{Error as CoreError, GenerateError, Role};
 
 /// Errors from starting or running the server.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +39,11 @@ pub enum ApiError {
     /// 400 `invalid_json`: a body that is not JSON.
     #[error("{0}")]
     InvalidJson(String),
+    /// 400 `invalid_request`: an OpenAI-compatible request with a bad field, or a prompt the
+    /// model refuses (too long, invalid schema); the message starts with the field, as OpenAI
+    /// clients expect a 400 where the rest of the API answers 422.
+    #[error("{0}")]
+    InvalidRequest(String),
     /// 401 `unauthorized`: no usable bearer key.
     #[error("{0}")]
     Unauthorized(&'static str),
@@ -52,6 +58,9 @@ pub enum ApiError {
     /// 404 `not_found`: no such resource, or no such route.
     #[error("{0}")]
     NotFound(String),
+    /// 404 `model_not_found`: the request names a model this server does not serve.
+    #[error("the model '{0}' does not exist; GET /v1/models lists the one served")]
+    ModelNotFound(String),
     /// 405 `method_not_allowed`: the route exists, the method does not.
     #[error("method not allowed on this route")]
     MethodNotAllowed,
@@ -67,9 +76,29 @@ pub enum ApiError {
     /// 422 `invalid`: well-formed input that breaks a rule; the message starts with the field.
     #[error("{0}")]
     Invalid(String),
+    /// 429 `busy`: the language model's queue is full; `Retry-After` says when to come back.
+    #[error("{message}")]
+    Busy {
+        /// A fair wait before retrying.
+        retry_after: Duration,
+        /// What the generator said.
+        message: String,
+    },
     /// 503 `unavailable`: a dependency (the database) is down. The detail is logged only.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// 503 `unavailable`: the server runs without a language model.
+    #[error(
+        "no language model is configured; start the server with --model NAME|PATH or --llm-url URL"
+    )]
+    NoModel,
+    /// 503 `unavailable`: the language model cannot serve (its worker failed, its remote server
+    /// is unreachable). The detail is logged only.
+    #[error("text generation is unavailable: {0}")]
+    ModelUnavailable(String),
+    /// 504 `timeout`: the generation ran out of time, queue wait included.
+    #[error("{0}")]
+    Timeout(String),
     /// 500 `internal`: a bug or a storage failure. The detail is logged only.
     #[error("internal: {0}")]
     Internal(String),
@@ -85,12 +114,12 @@ pub struct ErrorBody {
 /// The code and message of an error response.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
-    /// Stable machine-readable code: bad_request, invalid_json, unauthorized, forbidden,
-    /// not_found, method_not_allowed, conflict, payload_too_large, unsupported_media_type,
-    /// invalid, unavailable or internal.
+    /// Stable machine-readable code: bad_request, invalid_json, invalid_request, unauthorized,
+    /// forbidden, not_found, model_not_found, method_not_allowed, conflict, payload_too_large,
+    /// unsupported_media_type, invalid, busy, unavailable, timeout or internal.
     #[schema(example = "invalid")]
     pub code: &'static str,
-    /// Human-readable explanation; for `invalid`, "field: reason".
+    /// Human-readable explanation; for `invalid` and `invalid_request`, "field: reason".
     #[schema(example = "price: 'ten' is not a number")]
     pub message: String,
 }
@@ -101,9 +130,11 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::InvalidJson(_) => (StatusCode::BAD_REQUEST, "invalid_json"),
+            ApiError::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::ModelNotFound(_) => (StatusCode::NOT_FOUND, "model_not_found"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
@@ -111,17 +142,23 @@ impl ApiError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
-            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Busy { .. } => (StatusCode::TOO_MANY_REQUESTS, "busy"),
+            ApiError::Unavailable(_) | ApiError::NoModel | ApiError::ModelUnavailable(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+            }
+            ApiError::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, code) = self.status_and_code();
+impl ApiError {
+    /// The body the client sees, logging what it must not see. Also sent as the last event of
+    /// a stream that fails after it started.
+    pub(crate) fn body(&self) -> ErrorBody {
+        let (_, code) = self.status_and_code();
         // 5xx details can name files, SQL or internals: they go to the log, never to the client.
-        let message = match &self {
+        let message = match self {
             ApiError::Internal(_) => {
                 tracing::error!(error = %self, "request failed");
                 "internal server error".to_string()
@@ -130,14 +167,30 @@ impl IntoResponse for ApiError {
                 tracing::error!(error = %self, "dependency unavailable");
                 "the database is not answering".to_string()
             }
+            ApiError::ModelUnavailable(_) => {
+                tracing::error!(error = %self, "language model unavailable");
+                "text generation is unavailable; the server log says why".to_string()
+            }
             other => other.to_string(),
         };
-        let body = axum::Json(ErrorBody {
+        ErrorBody {
             error: ErrorDetail { code, message },
-        });
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, _) = self.status_and_code();
+        let body = axum::Json(self.body());
         match self {
             ApiError::Unauthorized(_) => {
                 (status, [(header::WWW_AUTHENTICATE, "Bearer")], body).into_response()
+            }
+            ApiError::Busy { retry_after, .. } => {
+                // Whole seconds, rounded up: retrying early would only be refused again.
+                let seconds = retry_after.as_millis().div_ceil(1000).max(1);
+                (status, [(header::RETRY_AFTER, seconds.to_string())], body).into_response()
             }
             _ => (status, body).into_response(),
         }
@@ -160,6 +213,21 @@ impl From<vitrine_engine::Error> for ApiError {
         match e {
             vitrine_engine::Error::Domain(d) => d.into(),
             other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<GenerateError> for ApiError {
+    fn from(e: GenerateError) -> Self {
+        match e {
+            GenerateError::Invalid { .. } => ApiError::InvalidRequest(e.to_string()),
+            GenerateError::Busy { retry_after, .. } => ApiError::Busy {
+                retry_after,
+                message: e.to_string(),
+            },
+            GenerateError::Timeout(_) => ApiError::Timeout(e.to_string()),
+            GenerateError::Unavailable(reason) => ApiError::ModelUnavailable(reason),
+            GenerateError::Backend(_) => ApiError::Internal(e.to_string()),
         }
     }
 }
@@ -227,5 +295,35 @@ mod tests {
         }
         let open = vitrine_engine::Error::Format("nope".into());
         assert_eq!(ApiError::from(open).status_and_code().1, "internal");
+    }
+
+    #[test]
+    fn generation_errors_map_to_their_status() {
+        let cases = [
+            (GenerateError::invalid("prompt", "too long"), 400),
+            (
+                GenerateError::Busy {
+                    queued: 3,
+                    retry_after: Duration::from_millis(1500),
+                },
+                429,
+            ),
+            (GenerateError::Timeout(Duration::from_secs(1)), 504),
+            (GenerateError::Unavailable("worker died".into()), 503),
+            (GenerateError::Backend("decode failed".into()), 500),
+        ];
+        for (e, status) in cases {
+            assert_eq!(ApiError::from(e).status_and_code().0.as_u16(), status);
+        }
+    }
+
+    #[test]
+    fn busy_answers_carry_retry_after_rounded_up() {
+        let busy = ApiError::from(GenerateError::Busy {
+            queued: 3,
+            retry_after: Duration::from_millis(1500),
+        });
+        let response = busy.into_response();
+        assert_eq!(response.headers()[header::RETRY_AFTER], "2");
     }
 }

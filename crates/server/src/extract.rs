@@ -1,13 +1,15 @@
 //! Extractors that replace axum's `Json`, `Query` and `Path` so that every rejection answers with
-//! the API's JSON error shape instead of axum's plain text.
+//! the API's JSON error shape instead of axum's plain text, and `OpenAiJson`, whose ill-typed
+//! bodies are 400s as OpenAI clients expect.
 
 use std::error::Error as _;
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::ApiError;
 
@@ -31,6 +33,29 @@ pub(crate) struct Query<T>(pub T);
 #[derive(Debug, Clone, Copy, FromRequestParts)]
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub(crate) struct Path<T>(pub T);
+
+/// A JSON request body of the OpenAI-compatible API: like [`Json`], except that a well-formed
+/// body of the wrong shape is a 400 `invalid_request` (OpenAI's status) rather than a 422.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct OpenAiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for OpenAiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(match ApiError::from(rejection) {
+                ApiError::Invalid(message) => ApiError::InvalidRequest(message),
+                other => other,
+            }),
+        }
+    }
+}
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {

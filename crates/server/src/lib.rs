@@ -1,6 +1,8 @@
-//! Vitrine's HTTP API: the axum router, bearer-key auth with roles, Prometheus metrics and the
-//! OpenAPI document. Handlers extract, call the synchronous `Engine` on the blocking pool, and map
-//! the result; no business rules live here, and no model code.
+//! Vitrine's HTTP API: the axum router, bearer-key auth with roles, the OpenAI-compatible API
+//! over the engine's language model, Prometheus metrics and the OpenAPI document. Handlers
+//! extract, call the synchronous `Engine` on the blocking pool (or submit to its `TextGenerator`
+//! and stream from a channel), and map the result; no business rules live here, and no model
+//! code.
 
 mod app;
 mod auth;

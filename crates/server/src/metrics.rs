@@ -1,5 +1,6 @@
 //! Prometheus metrics: a request counter and a latency histogram per method, route template and
-//! status, kept in a registry of their own so that many routers can live in one process.
+//! status, and the language model's generated tokens and time to first token, kept in a
+//! registry of their own so that many routers can live in one process.
 
 use std::time::{Duration, Instant};
 
@@ -7,7 +8,9 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
+};
 
 use crate::{ApiError, AppState};
 
@@ -22,6 +25,8 @@ pub(crate) struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     duration: HistogramVec,
+    generated_tokens: IntCounter,
+    first_token: Histogram,
 }
 
 impl Metrics {
@@ -39,6 +44,21 @@ impl Metrics {
             &LABELS,
         )
         .expect("the latency histogram's name and labels are valid");
+        let generated_tokens = IntCounter::new(
+            "vitrine_llm_generated_tokens_total",
+            "Tokens the language model generated for API requests.",
+        )
+        .expect("the token counter's name is valid");
+        let first_token = Histogram::with_opts(
+            HistogramOpts::new(
+                "vitrine_llm_time_to_first_token_seconds",
+                "Time from admitting a generation to its first text, queue wait included, in seconds.",
+            )
+            .buckets(vec![
+                0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+            ]),
+        )
+        .expect("the first-token histogram's name and buckets are valid");
         let registry = Registry::new();
         registry
             .register(Box::new(requests.clone()))
@@ -46,11 +66,29 @@ impl Metrics {
         registry
             .register(Box::new(duration.clone()))
             .expect("a fresh registry has no latency histogram yet");
+        registry
+            .register(Box::new(generated_tokens.clone()))
+            .expect("a fresh registry has no token counter yet");
+        registry
+            .register(Box::new(first_token.clone()))
+            .expect("a fresh registry has no first-token histogram yet");
         Self {
             registry,
             requests,
             duration,
+            generated_tokens,
+            first_token,
         }
+    }
+
+    /// Counts tokens a generation produced.
+    pub(crate) fn generated(&self, tokens: u32) {
+        self.generated_tokens.inc_by(u64::from(tokens));
+    }
+
+    /// Records how long a generation took to produce its first text.
+    pub(crate) fn first_token(&self, elapsed: Duration) {
+        self.first_token.observe(elapsed.as_secs_f64());
     }
 
     fn observe(&self, method: &Method, route: &str, status: StatusCode, elapsed: Duration) {

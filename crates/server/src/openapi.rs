@@ -20,7 +20,8 @@ const BEARER: &str = "bearerAuth";
 #[openapi(
     info(
         title = "Vitrine API",
-        description = "Catalog, shopper events and API keys of a Vitrine content engine. Every \
+        description = "Catalog, shopper events, API keys and the OpenAI-compatible language \
+            model API of a Vitrine content engine. Every \
             route except /healthz needs `Authorization: Bearer <key>`; each operation's \
             `x-required-role` says which role (reader < merchant < admin). Every error has the \
             body {\"error\":{\"code\",\"message\"}}."
@@ -32,6 +33,7 @@ const BEARER: &str = "bearerAuth";
         (name = "products", description = "The catalog"),
         (name = "events", description = "Shopper behaviour"),
         (name = "keys", description = "API keys (admin)"),
+        (name = "openai", description = "The language model, in OpenAI's API shapes"),
         (name = "system", description = "Health, metrics and this document"),
     )
 )]

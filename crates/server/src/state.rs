@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use vitrine_core::TextGenerator;
 use vitrine_engine::Engine;
 
 use crate::ApiError;
@@ -47,6 +48,11 @@ impl AppState {
 
     pub(crate) fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    /// The engine's language model, if it has one.
+    pub(crate) fn generator(&self) -> Option<Arc<dyn TextGenerator>> {
+        self.inner.engine.generator()
     }
 
     /// Runs a synchronous engine call on the blocking pool: SQLite calls block, and a blocked

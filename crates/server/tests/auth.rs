@@ -3,8 +3,11 @@
 
 mod common;
 
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
+use common::fake::{FAKE_MODEL, FakeGenerator};
 use common::{TestApp, UNKNOWN_KEY, request};
 use serde_json::{Value, json};
 use vitrine_core::Role;
@@ -87,6 +90,15 @@ fn routes() -> Vec<Route> {
             json!({"name": "made by {who}", "role": "reader"}),
         ),
         route(M::DELETE, "/v1/keys/{victim}", admin, 204),
+        with_body(
+            route(M::POST, "/v1/chat/completions", reader, 200),
+            json!({"model": FAKE_MODEL, "messages": [{"role": "user", "content": "hi {who}"}]}),
+        ),
+        with_body(
+            route(M::POST, "/v1/completions", reader, 200),
+            json!({"model": FAKE_MODEL, "prompt": "hi {who}"}),
+        ),
+        route(M::GET, "/v1/models", reader, 200),
     ]
 }
 
@@ -101,7 +113,7 @@ fn matches_template(template: &str, path: &str) -> bool {
 
 #[tokio::test]
 async fn role_matrix() {
-    let app = TestApp::new();
+    let app = TestApp::with_generator(Arc::new(FakeGenerator::new()));
     app.product(json!({"id": "p1", "title": "Tee", "price": "9.99"}))
         .await;
     let seeded = app

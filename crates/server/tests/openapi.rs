@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use common::TestApp;
 use serde_json::Value;
 
-const V1_PATHS: [&str; 7] = [
+const V1_PATHS: [&str; 10] = [
     "/v1/products",
     "/v1/products/{id}",
     "/v1/events",
@@ -15,6 +15,9 @@ const V1_PATHS: [&str; 7] = [
     "/v1/shoppers/{id}/events",
     "/v1/keys",
     "/v1/keys/{id}",
+    "/v1/chat/completions",
+    "/v1/completions",
+    "/v1/models",
 ];
 
 #[tokio::test]
@@ -73,6 +76,23 @@ async fn document_lists_every_route_and_the_bearer_scheme() {
     }
     assert!(create["requestBody"]["content"]["application/json"].is_object());
     assert_eq!(paths["/v1/keys"]["post"]["x-required-role"], "admin");
+
+    let chat = &paths["/v1/chat/completions"]["post"];
+    assert_eq!(chat["x-required-role"], "reader");
+    for status in ["200", "400", "401", "404", "429", "503", "504"] {
+        assert!(chat["responses"][status].is_object(), "{status}");
+    }
+    let content = &chat["responses"]["200"]["content"];
+    assert!(content["application/json"].is_object(), "{content}");
+    assert!(content["text/event-stream"].is_object(), "{content}");
+    assert!(chat["responses"]["429"]["headers"]["Retry-After"].is_object());
+    for schema in [
+        "ChatCompletionRequest",
+        "ChatCompletion",
+        "ChatCompletionChunk",
+    ] {
+        assert!(doc["components"]["schemas"][schema].is_object(), "{schema}");
+    }
 
     let health = &paths["/healthz"]["get"];
     assert!(health.get("x-required-role").is_none());

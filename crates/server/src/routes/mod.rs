@@ -10,6 +10,7 @@ use crate::{AppState, auth, openapi};
 
 pub(crate) mod events;
 pub(crate) mod keys;
+pub(crate) mod openai;
 pub(crate) mod products;
 pub(crate) mod system;
 
@@ -30,7 +31,10 @@ pub(crate) fn protected() -> OpenApiRouter<AppState> {
         .routes(routes!(products::list))
         .routes(routes!(products::show))
         .routes(routes!(events::list))
-        .routes(routes!(events::shopper));
+        .routes(routes!(events::shopper))
+        .routes(routes!(openai::chat_completions))
+        .routes(routes!(openai::completions))
+        .routes(routes!(openai::models));
     let merchant = OpenApiRouter::new()
         .routes(routes!(products::create))
         .routes(routes!(

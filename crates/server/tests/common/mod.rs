@@ -1,8 +1,15 @@
 //! Shared fixture: an engine over a fresh SQLite file, one key per role, and helpers that send a
-//! request through the router in memory.
+//! request through the router in memory or serve it on a real socket; a fake text generator and
+//! the suite every text generator must pass.
 
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
+
+pub mod fake;
+pub mod suite;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -10,7 +17,7 @@ use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
-use vitrine_core::Role;
+use vitrine_core::{Role, TextGenerator};
 use vitrine_engine::{Engine, EngineConfig};
 use vitrine_server::{AppState, DEFAULT_BODY_LIMIT, router};
 
@@ -34,12 +41,24 @@ impl TestApp {
     }
 
     pub fn with_body_limit(body_limit: usize) -> Self {
+        Self::build(body_limit, None)
+    }
+
+    /// An app whose engine generates text with `generator`.
+    pub fn with_generator(generator: Arc<dyn TextGenerator>) -> Self {
+        Self::build(DEFAULT_BODY_LIMIT, Some(generator))
+    }
+
+    fn build(body_limit: usize, generator: Option<Arc<dyn TextGenerator>>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let engine = Engine::open(&EngineConfig {
+        let mut engine = Engine::open(&EngineConfig {
             db_path: dir.path().join("vitrine.db"),
             default_currency: "USD".into(),
         })
         .expect("engine opens");
+        if let Some(generator) = generator {
+            engine = engine.with_generator(generator);
+        }
         let key = |role: Role| {
             engine
                 .create_key(&format!("test {role}"), role)
@@ -96,6 +115,44 @@ impl TestApp {
             .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
         reply.json()
+    }
+}
+
+/// The router served over TCP on its own runtime, until dropped.
+pub struct Served {
+    pub addr: SocketAddr,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Served {
+    /// Serves `router` on an ephemeral port of 127.0.0.1.
+    pub fn new(router: Router) -> Self {
+        Self::at(router, SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// Serves `router` on `addr`.
+    pub fn at(router: Router, addr: SocketAddr) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind(addr))
+            .expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        runtime.spawn(axum::serve(listener, router).into_future());
+        Self { addr, runtime }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl std::fmt::Debug for Served {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Served").field("addr", &self.addr).finish()
     }
 }
 

@@ -147,6 +147,12 @@ pub struct GenerationRequest {
     /// Give up after this long (waiting in the queue included); `None` uses the generator's
     /// default.
     pub timeout: Option<Duration>,
+    /// Whether the prompt may reuse KV cache computed for an earlier request (llama.cpp's
+    /// `cache_prompt`). Reuse skips recomputing a shared prefix, but the reused part was computed
+    /// in a batch of another size, so logits may differ in the last bits and a seeded text may
+    /// change. `None`: reuse unless a seed is given, so seeded requests reproduce on an idle
+    /// model.
+    pub cache_prompt: Option<bool>,
 }
 
 impl GenerationRequest {
@@ -168,6 +174,7 @@ impl GenerationRequest {
             stop: Vec::new(),
             format: ResponseFormat::Text,
             timeout: None,
+            cache_prompt: None,
         }
     }
 }

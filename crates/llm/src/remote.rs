@@ -336,6 +336,9 @@ struct Body<'a> {
     stop: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     response_format: Option<Value>,
+    /// llama.cpp's (and Vitrine's) prompt-cache switch; sent only when the caller chose.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache_prompt: Option<bool>,
 }
 
 #[derive(Debug, Serialize)]
@@ -507,6 +510,7 @@ impl Shared {
             max_tokens: request.max_tokens,
             stop: &request.stop,
             response_format,
+            cache_prompt: request.cache_prompt,
         };
         serde_json::to_string(&body)
             .map_err(|e| GenerateError::invalid("request", format!("cannot be encoded: {e}")))

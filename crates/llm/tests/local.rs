@@ -97,9 +97,10 @@ fn the_same_seed_gives_the_same_text() {
     let model = LocalGenerator::load(&config(path)).expect("loads");
     let ask = "Describe a red wool scarf in two sentences.";
     let a = generate(&model, seeded(ask, 7, 48)).expect("generates");
-    // The second run reuses the first one's cached prompt: the answer must not change.
+    // A seeded request does not reuse cached prompts (their logits come from another batch
+    // size and may differ in the last bits), so the second run recomputes and matches.
     let b = generate(&model, seeded(ask, 7, 48)).expect("generates");
-    assert!(b.usage.cached_tokens > 0);
+    assert_eq!(b.usage.cached_tokens, 0);
     let c = generate(&model, seeded(ask, 8, 48)).expect("generates");
     assert!(!a.text.trim().is_empty());
     assert_eq!(a.text, b.text, "same seed, same settings");
@@ -122,7 +123,9 @@ fn max_tokens_ends_with_length() {
 
 #[test]
 fn stop_strings_end_the_text_before_them() {
-    let Some(model) = shared() else { return };
+    // Its own model, idle: the rerun reuses the first run's cache and must answer the same.
+    let Some(path) = model_path() else { return };
+    let model = Arc::new(LocalGenerator::load(&config(path)).expect("loads"));
     let mut free = seeded("List five colours, one per line.", 3, 40);
     free.sampling.temperature = 0.0;
     let full = generate(model.as_ref(), free.clone()).expect("ok").text;
@@ -232,6 +235,8 @@ fn a_shared_prefix_is_reused_without_evicting_another_conversation() {
         ]);
         request.sampling.seed = Some(11);
         request.max_tokens = Some(24);
+        // Seeded requests skip the cache unless asked.
+        request.cache_prompt = Some(true);
         request
     };
     let first = generate(&model, ask("Do you sell boots?")).expect("ok");

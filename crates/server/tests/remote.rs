@@ -151,6 +151,7 @@ fn every_setting_is_passed_through() {
             schema: schema.clone(),
         },
         timeout: None,
+        cache_prompt: Some(false),
     };
     let answer = generate(&remote, request.clone()).unwrap();
     assert_eq!(

@@ -394,6 +394,9 @@ impl TextGenerator for LocalGenerator {
             deadline: submitted + timeout,
             timeout,
             sink,
+            reuse: request
+                .cache_prompt
+                .unwrap_or(request.sampling.seed.is_none()),
         };
         self.commands
             .send(Command::Generate(Box::new(job)))

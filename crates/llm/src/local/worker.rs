@@ -49,6 +49,8 @@ pub(crate) struct Job {
     pub(crate) deadline: Instant,
     pub(crate) timeout: Duration,
     pub(crate) sink: Box<dyn TokenSink>,
+    /// Whether cached KV cells of earlier prompts may be reused.
+    pub(crate) reuse: bool,
 }
 
 /// A llama.cpp sequence id and the tokens its KV cells hold, position by position.
@@ -265,7 +267,7 @@ impl<'m> Worker<'m> {
     /// reservation fits.
     fn admit(&mut self) {
         while let Some(job) = self.pending.front() {
-            let Some((slot, donor)) = self.plan(&job.tokens) else {
+            let Some((slot, donor)) = self.plan(&job.tokens, job.reuse) else {
                 return;
             };
             let need = job.tokens.len() + job.max_tokens as usize;
@@ -286,9 +288,9 @@ impl<'m> Worker<'m> {
     /// empty slot) is used as is. Otherwise the prompt gets the least recently used free slot,
     /// and the shared part of a longer cache is copied over rather than cut out of its owner:
     /// that cache may serve its own conversation again.
-    fn plan(&self, tokens: &[LlamaToken]) -> Option<(usize, Option<(usize, usize)>)> {
+    fn plan(&self, tokens: &[LlamaToken], reuse: bool) -> Option<(usize, Option<(usize, usize)>)> {
         // At least the last prompt token is decoded again: its logits give the first token.
-        let usable = tokens.len() - 1;
+        let usable = if reuse { tokens.len() - 1 } else { 0 };
         let shared = |s: &Slot| common_prefix(&s.cached, tokens).min(usable);
         let free = || self.slots.iter().enumerate().filter(|(_, s)| !s.busy);
         let extends = free()
@@ -356,7 +358,7 @@ impl<'m> Worker<'m> {
         donor: Option<(usize, usize)>,
         reserved: usize,
     ) {
-        let usable = job.tokens.len() - 1;
+        let usable = if job.reuse { job.tokens.len() - 1 } else { 0 };
         let own = common_prefix(&self.slots[slot].cached, &job.tokens).min(usable);
         let reused = match donor {
             Some((from, n)) => {

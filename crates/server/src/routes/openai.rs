@@ -122,6 +122,10 @@ pub(crate) struct Options {
     /// Stream the answer as server-sent events, ending with `data: [DONE]`.
     #[schema(value_type = Option<bool>)]
     stream: Option<Value>,
+    /// Reuse the KV cache of an earlier prompt with the same beginning (llama.cpp extension).
+    /// Default: true unless `seed` is given, so seeded requests reproduce exactly.
+    #[schema(value_type = Option<bool>)]
+    cache_prompt: Option<Value>,
     /// `{"include_usage": true}` adds a last chunk with the token counts; streaming only.
     #[schema(value_type = Option<Object>)]
     stream_options: Option<Value>,
@@ -136,6 +140,7 @@ struct Settings {
     format: ResponseFormat,
     stream: bool,
     include_usage: bool,
+    cache_prompt: Option<bool>,
 }
 
 fn invalid(field: &str, reason: impl std::fmt::Display) -> ApiError {
@@ -261,6 +266,7 @@ impl Options {
             format: response_format(self.response_format.as_ref())?,
             stream,
             include_usage,
+            cache_prompt: boolean("cache_prompt", self.cache_prompt.as_ref())?,
         })
     }
 }
@@ -453,6 +459,7 @@ fn request(prompt: Prompt, settings: &Settings) -> GenerationRequest {
         stop: settings.stop.clone(),
         format: settings.format.clone(),
         timeout: None,
+        cache_prompt: settings.cache_prompt,
     }
 }
 

@@ -41,7 +41,7 @@ pub(crate) struct Dir {
     models_dir: PathBuf,
 }
 
-fn default_models_dir() -> PathBuf {
+pub(crate) fn default_models_dir() -> PathBuf {
     crate::data_dir().join("models")
 }
 

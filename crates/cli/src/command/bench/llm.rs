@@ -369,7 +369,7 @@ fn measure(args: &Args, servers: &[Server], clients: &[Client]) -> anyhow::Resul
         ttft: json!({
             "prompt_tokens_target": TTFT_PROMPT_TOKENS,
             "shared_prefix_tokens_target": SHARED_PREFIX_TOKENS,
-            "method": "one request at a time, max_tokens 1, after one warm-up request",
+            "method": "one request at a time, max_tokens 1, after one warm-up request; nearest-rank quantiles (with 20 requests p99 is the slowest)",
             "cases": ttft,
         }),
         rss,

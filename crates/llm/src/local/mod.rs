@@ -393,7 +393,7 @@ impl TextGenerator for LocalGenerator {
             stops: request.stop,
             deadline: submitted + timeout,
             timeout,
-            sink,
+            sink: worker::Guarded::new(sink),
             reuse: request
                 .cache_prompt
                 .unwrap_or(request.sampling.seed.is_none()),

@@ -48,9 +48,40 @@ pub(crate) struct Job {
     pub(crate) stops: Vec<String>,
     pub(crate) deadline: Instant,
     pub(crate) timeout: Duration,
-    pub(crate) sink: Box<dyn TokenSink>,
+    pub(crate) sink: Guarded,
     /// Whether cached KV cells of earlier prompts may be reused.
     pub(crate) reuse: bool,
+}
+
+/// A caller's sink that panics is treated as one that cancelled: a bug in one caller must not
+/// take the model down for everyone.
+pub(crate) struct Guarded {
+    sink: Box<dyn TokenSink>,
+    broken: bool,
+}
+
+impl Guarded {
+    pub(crate) fn new(sink: Box<dyn TokenSink>) -> Self {
+        Self {
+            sink,
+            broken: false,
+        }
+    }
+
+    pub(crate) fn send(&mut self, event: GenerationEvent) -> bool {
+        if self.broken {
+            return false;
+        }
+        let sink = &mut self.sink;
+        match std::panic::catch_unwind(AssertUnwindSafe(|| sink.send(event))) {
+            Ok(more) => more,
+            Err(_) => {
+                tracing::error!("a generation's sink panicked; the generation is cancelled");
+                self.broken = true;
+                false
+            }
+        }
+    }
 }
 
 /// A llama.cpp sequence id and the tokens its KV cells hold, position by position.
@@ -277,6 +308,9 @@ impl<'m> Worker<'m> {
             let Some(job) = self.pending.pop_front() else {
                 return;
             };
+            // Counted active before it stops counting as queued: an observer never sees the
+            // request in neither.
+            self.shared.active.fetch_add(1, Ordering::AcqRel);
             self.shared.queued.fetch_sub(1, Ordering::AcqRel);
             self.start(job, slot, donor, need);
         }
@@ -358,6 +392,15 @@ impl<'m> Worker<'m> {
         donor: Option<(usize, usize)>,
         reserved: usize,
     ) {
+        if !job.reuse && self.running.is_empty() {
+            // A request that must reproduce (seeded) starts from an empty cache when nothing else
+            // runs: llama.cpp's attention sums depend on where a sequence's cells lie and how many
+            // cells are in use, so the same request then sees the same layout every time.
+            self.ctx.clear_kv_cache();
+            for s in &mut self.slots {
+                s.cached.clear();
+            }
+        }
         let usable = if job.reuse { job.tokens.len() - 1 } else { 0 };
         let own = common_prefix(&self.slots[slot].cached, &job.tokens).min(usable);
         let reused = match donor {
@@ -392,7 +435,6 @@ impl<'m> Worker<'m> {
         let entry = &mut self.slots[slot];
         entry.busy = true;
         entry.last_used = self.tick;
-        self.shared.active.fetch_add(1, Ordering::AcqRel);
         let stops = job.stops.clone();
         self.running.push(Running {
             slot,

@@ -126,6 +126,9 @@ impl Client {
             "stream": true,
             "stream_options": {"include_usage": true},
             "ignore_eos": true,
+            // Both servers reuse cached prompt prefixes; Vitrine only does for seeded requests
+            // when asked, and llama-server's default is the same switch set to true.
+            "cache_prompt": true,
         });
         let mut req = self
             .agent

@@ -166,6 +166,8 @@ fn json_schema_output_always_parses() {
                 name: "ad".into(),
                 schema: schema.clone(),
             };
+            // A safety net for a loaded machine, not a speed assertion.
+            request.timeout = Some(Duration::from_secs(1800));
             let (tx, rx) = mpsc::channel();
             model.submit(request, Box::new(tx)).expect("admitted");
             rx

@@ -61,8 +61,9 @@ pub(crate) struct Args {
     /// Model to ask --llm-url for; default: the first one it lists.
     #[arg(long, env = "VITRINE_LLM_MODEL", value_name = "NAME")]
     llm_model: Option<String>,
-    /// Context of the language model, in tokens: the KV cache the local model's slots share
-    /// (one request may use all of it), or what the --llm-url model accepts (it does not say).
+    /// Context of the language model, in tokens: the local model's KV cache, split evenly
+    /// between its slots (one request, prompt plus answer, may use context / slots), or what the
+    /// --llm-url model accepts (it does not say).
     #[arg(long, env = "VITRINE_LLM_CONTEXT", value_name = "TOKENS",
         default_value_t = DEFAULT_CONTEXT)]
     llm_context: u32,

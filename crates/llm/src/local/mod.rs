@@ -40,8 +40,8 @@ pub struct LocalConfig {
     pub model_id: String,
     /// Sequences decoded together in one batch (llama.cpp's `n_seq_max`); more requests wait.
     pub slots: u32,
-    /// KV cache cells shared by all slots (llama.cpp's unified KV cache). One request may use
-    /// all of them, up to the model's training context.
+    /// KV cache cells, split evenly between the slots: one request (prompt plus answer) may use
+    /// `context / slots` tokens, up to the model's training context.
     pub context: u32,
     /// The most tokens one decode step carries (prompt chunks and generated tokens together).
     pub batch: u32,
@@ -151,10 +151,10 @@ impl LocalGenerator {
                 config.slots
             )));
         }
-        if config.context < 64 || config.batch < config.slots || config.queue == 0 {
+        if config.context / config.slots < 64 || config.batch < config.slots || config.queue == 0 {
             return Err(Error::Config(
-                "context must be at least 64 tokens, batch at least the number of slots, \
-                 and queue above 0"
+                "context must give each slot at least 64 tokens, batch must be at least the \
+                 number of slots, and queue above 0"
                     .into(),
             ));
         }
@@ -170,7 +170,7 @@ impl LocalGenerator {
             .chat_template(None)
             .or_else(|_| LlamaChatTemplate::new("chatml"))
             .map_err(|e| Error::Runtime(format!("chat template: {e}")))?;
-        let context_length = config.context.min(model.n_ctx_train().max(64));
+        let context_length = (config.context / config.slots).min(model.n_ctx_train().max(64));
         let info = GeneratorInfo {
             model: config.model_id.clone(),
             backend: "local".into(),

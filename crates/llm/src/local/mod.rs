@@ -269,12 +269,17 @@ impl LocalGenerator {
     /// Makes the worker thread panic, as a bug in it would: for tests of failure reporting.
     pub fn crash_worker_for_tests(&self) {
         let _ = self.commands.send(Command::Crash);
-        if let Some(handle) = self
+        self.join_worker();
+    }
+
+    /// Waits for the worker thread to end (once; later calls return at once).
+    fn join_worker(&self) {
+        let handle = self
             .worker
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take()
-        {
+            .take();
+        if let Some(handle) = handle {
             let _ = handle.join();
         }
     }
@@ -291,14 +296,7 @@ impl Drop for LocalGenerator {
         // Closing the channel tells the worker to stop; it fails what is still in flight.
         let (closed, _) = mpsc::channel();
         self.commands = closed;
-        if let Some(handle) = self
-            .worker
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take()
-        {
-            let _ = handle.join();
-        }
+        self.join_worker();
     }
 }
 

@@ -127,6 +127,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         .collect::<anyhow::Result<Vec<_>>>()?;
 
     let measured = measure(&args, &servers, &clients)?;
+    let in_process = if args.reference_only {
+        Value::Null
+    } else {
+        eprintln!("vitrine in process (no HTTP): single stream …");
+        in_process(&model, args.threads, measured.single_words, args.repeat)?
+    };
     let result = json!({
         "benchmark": "llm",
         "machine": machine,
@@ -151,10 +157,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         },
         "llama_bench": reference.json,
         "single_stream": measured.single,
+        "single_stream_in_process": in_process,
         "concurrency": measured.concurrency,
         "ttft": measured.ttft,
         "memory": memory_json(&measured.rss, model_bytes),
-        "goals": goals(&reference, &measured, model_bytes),
+        "goals": goals(&reference, &measured, &in_process, model_bytes),
     });
     drop(servers);
 
@@ -250,6 +257,8 @@ struct Measured {
     single_rates: BTreeMap<&'static str, (f64, f64)>,
     /// Per server: aggregate tok/s at 8 streams.
     at_8: BTreeMap<&'static str, f64>,
+    /// Words of the single-stream prompt (fitted to its token target).
+    single_words: usize,
 }
 
 fn measure(args: &Args, servers: &[Server], clients: &[Client]) -> anyhow::Result<Measured> {
@@ -299,8 +308,11 @@ fn measure(args: &Args, servers: &[Server], clients: &[Client]) -> anyhow::Resul
     let mut rss = BTreeMap::new();
     let mut at_8 = BTreeMap::new();
     for &streams in &args.streams {
+        // New prompts at every level: a server that keeps earlier prompts (llama-server's
+        // host-memory prompt cache does) would otherwise answer the next level's from cache,
+        // and the level would measure that cache instead of batching.
         let chats: Vec<Chat> = (0..streams * args.rounds.max(1))
-            .map(|i| prompts::load(1_000 + i as u64, LOAD_GEN_TOKENS))
+            .map(|i| prompts::load(100_000 * streams as u64 + i as u64, LOAD_GEN_TOKENS))
             .collect();
         let mut per_server = serde_json::Map::new();
         for (server, client) in servers.iter().zip(clients) {
@@ -375,7 +387,80 @@ fn measure(args: &Args, servers: &[Server], clients: &[Client]) -> anyhow::Resul
         rss,
         single_rates,
         at_8,
+        single_words,
     })
+}
+
+/// The single-stream runs again inside this process, straight through `TextGenerator`: the
+/// runtime's own speed with no HTTP, SSE or client in the way, as `llama-bench` measures
+/// llama.cpp's. Same prompts, settings and threads as the served runs.
+fn in_process(model: &Path, threads: u32, words: usize, repeat: usize) -> anyhow::Result<Value> {
+    use std::sync::mpsc;
+    use std::time::Instant;
+    use vitrine_core::{
+        ChatMessage, ChatRole, GenerationEvent, GenerationRequest, Sampling, TextGenerator,
+    };
+    use vitrine_engine::text::{LocalConfig, LocalGenerator};
+
+    let mut config = LocalConfig::new(model, "bench");
+    config.threads = Some(threads);
+    let generator = LocalGenerator::load(&config).context("loading the model in process")?;
+    let run = |chat: &Chat| -> anyhow::Result<Value> {
+        let mut messages = Vec::new();
+        if let Some(system) = &chat.system {
+            messages.push(ChatMessage::new(ChatRole::System, system.clone()));
+        }
+        messages.push(ChatMessage::new(ChatRole::User, chat.user.clone()));
+        let mut request = GenerationRequest::chat(messages);
+        request.max_tokens = Some(chat.max_tokens);
+        request.sampling = Sampling {
+            temperature: 0.7,
+            repeat_penalty: 1.0,
+            seed: Some(chat.seed),
+            ..Sampling::default()
+        };
+        request.cache_prompt = Some(true);
+        let (tx, rx) = mpsc::channel();
+        let started = Instant::now();
+        generator.submit(
+            request,
+            Box::new(move |e: GenerationEvent| tx.send((Instant::now(), e)).is_ok()),
+        )?;
+        let (mut first, mut last) = (None, started);
+        for (at, event) in rx {
+            match event {
+                GenerationEvent::Text(_) => {
+                    first.get_or_insert(at);
+                    last = at;
+                }
+                GenerationEvent::Done { usage, .. } => {
+                    let first = first.unwrap_or(at);
+                    let ttft = (first - started).as_secs_f64();
+                    let decode_s = (last - first).as_secs_f64();
+                    return Ok(json!({
+                        "ttft_ms": ttft * 1e3,
+                        "prompt_tokens": usage.prompt_tokens,
+                        "completion_tokens": usage.completion_tokens,
+                        "prefill_tok_s": usage.prompt_tokens as f64 / ttft,
+                        "decode_tok_s": (usage.completion_tokens.saturating_sub(1)) as f64 / decode_s,
+                    }));
+                }
+                GenerationEvent::Failed(e) => return Err(e.into()),
+            }
+        }
+        bail!("the generator ended without an answer")
+    };
+    run(&prompts::single(9_999, words, 8))?;
+    let runs = (0..repeat.max(1))
+        .map(|r| run(&prompts::single(100 + r as u64, words, SINGLE_GEN_TOKENS)))
+        .collect::<anyhow::Result<Vec<Value>>>()?;
+    let rate = |k: &str| median(runs.iter().filter_map(|r| r[k].as_f64()));
+    Ok(json!({
+        "prefill_tok_s": rate("prefill_tok_s"),
+        "decode_tok_s": rate("decode_tok_s"),
+        "method": "the same prompts and settings through TextGenerator in the bench process, no HTTP",
+        "runs": runs,
+    }))
 }
 
 /// The word count whose prompt comes closest to `target` tokens, from two probes (prompt
@@ -458,7 +543,7 @@ fn memory_json(
     })
 }
 
-fn goals(reference: &Reference, m: &Measured, model_bytes: u64) -> Value {
+fn goals(reference: &Reference, m: &Measured, in_process: &Value, model_bytes: u64) -> Value {
     let Some(&(prefill, decode)) = m.single_rates.get("vitrine") else {
         return json!("not measured (--reference-only)");
     };
@@ -467,7 +552,18 @@ fn goals(reference: &Reference, m: &Measured, model_bytes: u64) -> Value {
     let ratio_8 = vitrine_8.zip(server_8).map(|(v, s)| v / s.max(1e-9));
     let rss_8 = m.rss.get("vitrine").and_then(|r| r.0);
     let limit = model_bytes as f64 / MIB + GOAL_RSS_OVER_FILE_MIB;
+    let vs_bench = |rate: Option<f64>, reference: f64| {
+        json!({
+            "ratio": rate.map(|r| r / reference.max(1e-9)),
+            "goal": GOAL_SINGLE_VS_LLAMA_BENCH,
+            "met": rate.map(|r| r >= GOAL_SINGLE_VS_LLAMA_BENCH * reference),
+        })
+    };
     json!({
+        "single_stream_prefill_in_process_vs_llama_bench":
+            vs_bench(in_process["prefill_tok_s"].as_f64(), reference.prefill_tok_s),
+        "single_stream_decode_in_process_vs_llama_bench":
+            vs_bench(in_process["decode_tok_s"].as_f64(), reference.decode_tok_s),
         "single_stream_prefill_vs_llama_bench": {
             "ratio": prefill / reference.prefill_tok_s.max(1e-9),
             "goal": GOAL_SINGLE_VS_LLAMA_BENCH,
@@ -540,6 +636,15 @@ fn print_table(r: &Value) {
                 num(&s["decode_tok_s"]),
             );
         }
+    }
+    let own = &r["single_stream_in_process"];
+    if own.is_object() {
+        println!(
+            "{:<34} {:>12} {:>12}",
+            "vitrine (in process, no HTTP)",
+            num(&own["prefill_tok_s"]),
+            num(&own["decode_tok_s"]),
+        );
     }
     println!();
     let names: Vec<String> = r["single_stream"]["servers"]

@@ -122,6 +122,9 @@ impl Client {
             "messages": messages,
             "max_tokens": chat.max_tokens,
             "temperature": 0.7,
+            // Vitrine's default repetition penalty is 1.1, llama-server's is off: the same
+            // settings for both, so both do the same work per token.
+            "repeat_penalty": 1.0,
             "seed": chat.seed,
             "stream": true,
             "stream_options": {"include_usage": true},

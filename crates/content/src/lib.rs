@@ -1,0 +1,27 @@
+//! The commerce tasks as pure functions: reading a product's facts, finding the checkable
+//! claims in a text and checking each against those facts, taking unsupported claims out, and
+//! fitting copy to each ad channel's length limits.
+//! No I/O and no model here: the engine feeds texts in and stores what comes out.
+
+mod channel;
+mod claim;
+mod error;
+mod facts;
+mod lexicon;
+mod prompt;
+mod token;
+mod verify;
+
+pub use channel::{
+    Channel, Counting, Field, SMS_GSM7_MAX, SMS_UCS2_MAX, dedupe, sms_length, sms_with_opt_out,
+};
+pub use claim::{Claim, ClaimKind, Detail, Extractor};
+pub use error::{Error, Result};
+pub use facts::{Facts, Grounding};
+pub use prompt::{
+    DESCRIPTION_PROMPT_VERSION, DescriptionOptions, Example, Length, MAX_AUDIENCE_CHARS,
+    MAX_VARIANTS, Tone, description_messages, fact_sheet, similar,
+};
+pub use verify::{
+    CheckedClaim, RemovedSentence, Repair, Report, Verdict, Verifier, remove_unsupported, sentences,
+};

@@ -8,6 +8,7 @@ mod claim;
 mod error;
 mod facts;
 mod lexicon;
+mod metrics;
 mod prompt;
 mod token;
 mod verify;
@@ -18,6 +19,7 @@ pub use channel::{
 pub use claim::{Claim, ClaimKind, Detail, Extractor};
 pub use error::{Error, Result};
 pub use facts::{Facts, Grounding};
+pub use metrics::{Coverage, coverage, distinct_n, repeated_ngram, rouge_l};
 pub use prompt::{
     DESCRIPTION_PROMPT_VERSION, DescriptionOptions, Example, Length, MAX_AUDIENCE_CHARS,
     MAX_VARIANTS, Tone, description_messages, fact_sheet, similar,

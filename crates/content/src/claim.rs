@@ -165,6 +165,11 @@ impl Extractor {
         }
     }
 
+    /// The catalog's brand names it knows.
+    pub fn brands(&self) -> impl Iterator<Item = &str> {
+        self.brands.iter().map(|(_, name)| name.as_str())
+    }
+
     /// The claims in `text`, in order, not overlapping.
     pub fn extract(&self, text: &str) -> Vec<Claim> {
         let tokens = tokenize(text);

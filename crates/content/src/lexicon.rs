@@ -475,15 +475,31 @@ pub(crate) fn implied_by(canonical: &str) -> &'static [&'static str] {
 }
 
 const AUDIENCES: &[Group] = &[
-    ("man", &["male", "gentleman", "gents", "menswear", "mens"]),
+    (
+        "man",
+        &[
+            "men",
+            "male",
+            "gentleman",
+            "gentlemen",
+            "gents",
+            "menswear",
+            "mens",
+        ],
+    ),
     (
         "woman",
-        &["female", "lady", "ladies", "womenswear", "womens"],
+        &["women", "female", "lady", "ladies", "womenswear", "womens"],
     ),
-    ("boy", &[]),
-    ("girl", &[]),
-    ("kid", &["child"]),
-    ("baby", &["infant", "toddler", "newborn"]),
+    ("boy", &["boys"]),
+    ("girl", &["girls"]),
+    ("kid", &["kids", "child", "children"]),
+    (
+        "baby",
+        &[
+            "babies", "infant", "infants", "toddler", "toddlers", "newborn",
+        ],
+    ),
     ("unisex", &[]),
 ];
 
@@ -581,6 +597,8 @@ pub(crate) const SHORT_SIZE_LETTERS: &[&str] = &["s", "m", "l"];
 /// One spelling of a claim word.
 #[derive(Debug)]
 pub(crate) struct Entry {
+    /// As written in the table.
+    pub(crate) spelling: &'static str,
     pub(crate) kind: ClaimKind,
     pub(crate) canonical: &'static str,
     pub(crate) key: Vec<String>,
@@ -614,6 +632,7 @@ impl Lexicon {
                     let key = phrase_key(spelling);
                     if !key.is_empty() {
                         entries.push(Entry {
+                            spelling,
                             kind,
                             canonical,
                             key,
@@ -632,6 +651,11 @@ impl Lexicon {
             list.sort_by_key(|&i| std::cmp::Reverse(entries[i].key.len()));
         }
         Self { entries, by_first }
+    }
+
+    /// Every spelling of every entry.
+    pub(crate) fn entries(&self) -> &[Entry] {
+        &self.entries
     }
 
     /// The longest entry starting at `view[at]`, and how many view positions it covers.

@@ -7,6 +7,7 @@ mod channel;
 mod claim;
 mod error;
 mod facts;
+mod grounding;
 mod lexicon;
 mod metrics;
 mod prompt;
@@ -19,6 +20,7 @@ pub use channel::{
 pub use claim::{Claim, ClaimKind, Detail, Extractor};
 pub use error::{Error, Result};
 pub use facts::{Facts, Grounding};
+pub use grounding::steering;
 pub use metrics::{Coverage, coverage, distinct_n, repeated_ngram, rouge_l};
 pub use prompt::{
     DESCRIPTION_PROMPT_VERSION, DescriptionOptions, Example, Length, MAX_AUDIENCE_CHARS,

@@ -266,3 +266,38 @@ fn the_description_grounds_only_when_allowed() {
     assert!(Verifier::new(&with, &extractor).check(text).is_clean());
     assert!(!Verifier::new(&without, &extractor).check(text).is_clean());
 }
+
+#[test]
+fn steering_avoids_what_the_record_does_not_state() {
+    let facts = facts("jeans");
+    let steer = vitrine_content::steering(&facts, &extractor());
+    let avoid = |w: &str| steer.avoid.iter().any(|a| a == w);
+    for word in [
+        "silk",
+        "red",
+        "waterproof",
+        "men",
+        "best-selling",
+        "organic",
+        "dkny",
+        "xxl",
+    ] {
+        assert!(avoid(word), "{word} should be avoided");
+    }
+    for word in [
+        "pink",
+        "cotton",
+        "spandex",
+        "women",
+        "stretchable",
+        "spykar",
+        "skinny",
+    ] {
+        assert!(!avoid(word), "{word} is in the record");
+    }
+    let numbers = steer.numbers.expect("numbers are steered");
+    for n in ["899", "899.00", "98", "2", "5", "1499"] {
+        assert!(numbers.iter().any(|x| x == n), "{n} in {numbers:?}");
+    }
+    assert!(!numbers.iter().any(|x| x == "100"));
+}

@@ -7,6 +7,7 @@ mod event;
 mod key;
 mod money;
 mod product;
+mod steer;
 mod store;
 mod text;
 
@@ -15,13 +16,14 @@ pub use event::{Event, EventDraft, EventInput, EventKind};
 pub use key::{ApiKey, KEY_PREFIX, Role};
 pub use money::{Price, currency_exponent, format_minor, parse_price};
 pub use product::{MAX_FIELD_BYTES, Product, ProductDraft, ProductInput};
+pub use steer::SteeringCheck;
 pub use store::{
     EventBatchOutcome, EventQuery, ImportTx, Page, ProductBatchOutcome, ProductQuery, Store,
     StoreStats, UpsertOutcome,
 };
 pub use text::{
     ChatMessage, ChatRole, FinishReason, GenerateError, Generation, GenerationEvent,
-    GenerationRequest, GeneratorHealth, GeneratorInfo, Prompt, ResponseFormat, Sampling,
+    GenerationRequest, GeneratorHealth, GeneratorInfo, Prompt, ResponseFormat, Sampling, Steering,
     TextGenerator, TokenSink, Usage, generate,
 };
 

@@ -155,6 +155,33 @@ pub struct GenerationRequest {
     /// change. `None`: reuse unless a seed is given, so seeded requests reproduce on an idle
     /// model.
     pub cache_prompt: Option<bool>,
+    /// Words and numbers the text must not contain (grounded generation).
+    pub steer: Steering,
+}
+
+/// What a text may not say, enforced while sampling by a generator that can (the local one),
+/// and left to the caller's own check by one that cannot (an OpenAI-compatible server has no
+/// such option).
+///
+/// Grounded copy uses it so the model cannot name a colour, material, brand or number the
+/// product record does not state: a token that would complete such a word is never chosen, and
+/// the next most likely one is taken instead.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Steering {
+    /// Words and phrases never to write, matched without regard to case at the start of a
+    /// word and ended by the end of a word ("men" is not found in "women", nor "silk" in
+    /// "silky").
+    pub avoid: Vec<String>,
+    /// If set, every number written must be one of these, digits as they would be written
+    /// ("899", "3.2"); thousands separators are ignored.
+    pub numbers: Option<Vec<String>>,
+}
+
+impl Steering {
+    /// Whether it constrains anything.
+    pub fn is_empty(&self) -> bool {
+        self.avoid.is_empty() && self.numbers.is_none()
+    }
 }
 
 impl GenerationRequest {
@@ -177,6 +204,7 @@ impl GenerationRequest {
             format: ResponseFormat::Text,
             timeout: None,
             cache_prompt: None,
+            steer: Steering::default(),
         }
     }
 }

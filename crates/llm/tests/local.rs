@@ -368,6 +368,75 @@ fn bad_requests_are_refused_with_the_field_named() {
     let mut nul = chat("hi");
     nul.prompt = Prompt::Chat(vec![ChatMessage::new(ChatRole::User, "a\0b")]);
     assert_eq!(field(nul), "messages[0].content");
+    let mut empty_avoid = chat("hi");
+    empty_avoid.steer.avoid = vec![" ".into()];
+    assert_eq!(field(empty_avoid), "steer.avoid");
+    let mut words = chat("hi");
+    words.steer.numbers = Some(vec!["five".into()]);
+    assert_eq!(field(words), "steer.numbers");
+}
+
+/// Whole lower-case words of `text`.
+fn words_of(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+#[test]
+fn steering_keeps_avoided_words_out_of_the_text() {
+    let Some(model) = shared() else { return };
+    let colours = [
+        "red", "blue", "green", "yellow", "black", "white", "orange", "purple", "pink", "brown",
+        "grey", "gray",
+    ];
+    for seed in 0..3 {
+        let mut request = seeded("Name ten colours, separated by commas.", seed, 60);
+        let free = generate(model.as_ref(), request.clone()).expect("generates");
+        request.steer.avoid = colours.iter().map(|c| c.to_string()).collect();
+        let steered = generate(model.as_ref(), request).expect("generates");
+        let said: Vec<String> = words_of(&steered.text)
+            .into_iter()
+            .filter(|w| colours.contains(&w.as_str()))
+            .collect();
+        assert!(
+            said.is_empty(),
+            "seed {seed}: {said:?} in {:?}",
+            steered.text
+        );
+        // The model does name these colours unsteered, so the test tests something.
+        if seed == 0 {
+            assert!(
+                words_of(&free.text)
+                    .iter()
+                    .any(|w| colours.contains(&w.as_str())),
+                "{:?}",
+                free.text
+            );
+        }
+    }
+}
+
+#[test]
+fn steering_allows_only_the_given_numbers() {
+    let Some(model) = shared() else { return };
+    let allowed = ["1", "2", "3", "899"];
+    for seed in 0..3 {
+        let mut request = seeded("Count from 1 to 20, separated by commas.", seed, 60);
+        request.steer.numbers = Some(allowed.iter().map(|n| n.to_string()).collect());
+        let answer = generate(model.as_ref(), request).expect("generates");
+        let numbers: Vec<&str> = answer
+            .text
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|n| !n.is_empty())
+            .collect();
+        assert!(
+            numbers.iter().all(|n| allowed.contains(n)),
+            "seed {seed}: {numbers:?} in {:?}",
+            answer.text
+        );
+    }
 }
 
 #[test]

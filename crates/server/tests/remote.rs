@@ -152,6 +152,7 @@ fn every_setting_is_passed_through() {
         },
         timeout: None,
         cache_prompt: Some(false),
+        steer: Default::default(),
     };
     let answer = generate(&remote, request.clone()).unwrap();
     assert_eq!(

@@ -373,7 +373,14 @@ impl TextGenerator for LocalGenerator {
             None => RandomState::new().hash_one(submitted) as u32,
         };
         // Build the chain once here: an unusable grammar is the caller's error, found now.
-        let sampler = sampler::build(&self.model, &request.sampling, grammar.as_deref(), seed)?;
+        sampler::validate_steering(&request.steer)?;
+        let sampler = sampler::build(
+            &self.model,
+            &request.sampling,
+            grammar.as_deref(),
+            &request.steer,
+            seed,
+        )?;
         let timeout = request.timeout.unwrap_or(self.config.timeout);
 
         let queued = self.shared.queued.fetch_add(1, Ordering::AcqRel);

@@ -7,7 +7,7 @@ use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 use llama_cpp_2::token::data::LlamaTokenData;
 use llama_cpp_2::token::data_array::LlamaTokenDataArray;
-use vitrine_core::{GenerateError, ResponseFormat, Sampling};
+use vitrine_core::{GenerateError, ResponseFormat, Sampling, Steering, SteeringCheck};
 
 /// How many recent tokens the repetition penalties look at (llama.cpp's default).
 const PENALTY_LAST_N: i32 = 64;
@@ -76,14 +76,59 @@ pub(crate) fn validate(sampling: &Sampling) -> Result<(), GenerateError> {
     Ok(())
 }
 
+/// The most phrases and numbers one request may steer away from or allow.
+const MAX_STEERING_ENTRIES: usize = 4096;
+/// The longest avoided phrase or allowed number; steering looks back `STEER_TAIL_BYTES`.
+const MAX_STEERING_ENTRY_BYTES: usize = 64;
+
+/// Checks a request's steering lists.
+pub(crate) fn validate_steering(steering: &Steering) -> Result<(), GenerateError> {
+    let lists = [
+        ("steer.avoid", Some(&steering.avoid)),
+        ("steer.numbers", steering.numbers.as_ref()),
+    ];
+    for (field, list) in lists {
+        let Some(list) = list else { continue };
+        if list.len() > MAX_STEERING_ENTRIES {
+            return Err(GenerateError::invalid(
+                field,
+                format!("at most {MAX_STEERING_ENTRIES} entries"),
+            ));
+        }
+        if list
+            .iter()
+            .any(|e| e.trim().is_empty() || e.len() > MAX_STEERING_ENTRY_BYTES)
+        {
+            return Err(GenerateError::invalid(
+                field,
+                format!("entries must be 1 to {MAX_STEERING_ENTRY_BYTES} bytes"),
+            ));
+        }
+    }
+    if let Some(numbers) = &steering.numbers
+        && numbers.iter().any(|n| {
+            !n.trim()
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '.' || c == ',')
+        })
+    {
+        return Err(GenerateError::invalid(
+            "steer.numbers",
+            "entries must be numbers written with digits",
+        ));
+    }
+    Ok(())
+}
+
 /// A request's token chooser: the sampling chain, split in two, and, for structured output, a
-/// grammar.
+/// grammar, and for grounded output, steering (words and numbers it may not write).
 ///
 /// Checking a grammar against all ~50k tokens costs more than decoding a token of a small
-/// model, so it is consulted as late as possible, the way llama.cpp's `common_sampler` does:
-/// 1. sample as if there were no grammar, and keep the token if the grammar allows it;
+/// model, so constraints are consulted as late as possible, the way llama.cpp's
+/// `common_sampler` does:
+/// 1. sample as if there were no constraint, and keep the token if it is allowed;
 /// 2. else keep only the allowed tokens among the top-k candidates and sample from those;
-/// 3. only if none of them is allowed, mask the whole vocabulary.
+/// 3. only if none of them is allowed, look through the whole vocabulary.
 ///
 /// `pre` (penalties, top-k) cuts the vocabulary down; `post` (top-p, min-p, temperature, the
 /// random draw) chooses.
@@ -93,52 +138,140 @@ pub(crate) struct TokenSampler {
 }
 
 enum Mode {
-    /// No grammar: one chain, run inside llama.cpp.
+    /// No constraint: one chain, run inside llama.cpp.
     Free(LlamaSampler),
-    /// A grammar, consulted as late as possible.
+    /// Constraints, consulted as late as possible.
     Constrained {
         pre: LlamaSampler,
         post: LlamaSampler,
-        grammar: LlamaSampler,
+        grammar: Option<LlamaSampler>,
+        steer: Option<Steer>,
     },
+}
+
+/// Steering and the end of the text written so far, which it checks each candidate against.
+struct Steer {
+    check: SteeringCheck,
+    tail: String,
+    piece: Vec<u8>,
+}
+
+/// How much of the text steering looks back at: longer than any avoided phrase or number.
+const STEER_TAIL_BYTES: usize = 96;
+/// How many candidates the last resort gathers from the whole vocabulary.
+const LAST_RESORT_CANDIDATES: usize = 40;
+
+impl Steer {
+    fn piece(&mut self, model: &LlamaModel, token: LlamaToken) -> String {
+        self.piece.clear();
+        model
+            .vocab()
+            .token_to_piece_into(token, &mut self.piece, false, None);
+        String::from_utf8_lossy(&self.piece).into_owned()
+    }
+
+    fn allows(&mut self, model: &LlamaModel, token: LlamaToken) -> bool {
+        if model.vocab().is_eog(token) {
+            return true;
+        }
+        let piece = self.piece(model, token);
+        !self.check.forbids(&self.tail, &piece)
+    }
+
+    fn accept(&mut self, model: &LlamaModel, token: LlamaToken) {
+        let piece = self.piece(model, token);
+        self.tail.push_str(&piece);
+        if self.tail.len() > STEER_TAIL_BYTES {
+            let mut cut = self.tail.len() - STEER_TAIL_BYTES;
+            while !self.tail.is_char_boundary(cut) {
+                cut += 1;
+            }
+            self.tail.drain(..cut);
+        }
+    }
 }
 
 impl std::fmt::Debug for TokenSampler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (grammar, steer) = match &self.mode {
+            Mode::Free(_) => (false, false),
+            Mode::Constrained { grammar, steer, .. } => (grammar.is_some(), steer.is_some()),
+        };
         f.debug_struct("TokenSampler")
-            .field("grammar", &matches!(self.mode, Mode::Constrained { .. }))
+            .field("grammar", &grammar)
+            .field("steer", &steer)
             .finish_non_exhaustive()
     }
 }
 
 impl TokenSampler {
     /// Chooses (and records) the next token from the logits at batch row `row`.
-    pub(crate) fn sample(&mut self, ctx: &LlamaContext<'_>, row: i32) -> LlamaToken {
-        let (pre, post, grammar) = match &mut self.mode {
+    pub(crate) fn sample(
+        &mut self,
+        model: &LlamaModel,
+        ctx: &LlamaContext<'_>,
+        row: i32,
+    ) -> LlamaToken {
+        let (pre, post, grammar, steer) = match &mut self.mode {
             Mode::Free(chain) => return chain.sample(ctx, row),
-            Mode::Constrained { pre, post, grammar } => (pre, post, grammar),
+            Mode::Constrained {
+                pre,
+                post,
+                grammar,
+                steer,
+            } => (pre, post, grammar, steer),
+        };
+        let mut allowed = |token: LlamaToken, grammar: &mut Option<LlamaSampler>| {
+            grammar.as_mut().is_none_or(|g| allows(g, token))
+                && steer.as_mut().is_none_or(|s| s.allows(model, token))
         };
         let mut candidates = ctx.token_data_array_ith(row);
         candidates.apply_sampler(pre);
         let mut free = LlamaTokenDataArray::new(candidates.data.clone(), candidates.sorted);
         free.apply_sampler(post);
         let token = match free.selected_token() {
-            Some(token) if allows(grammar, token) => token,
+            Some(token) if allowed(token, grammar) => token,
             _ => {
-                candidates.apply_sampler(grammar);
-                candidates.data.retain(|d| d.logit().is_finite());
+                if let Some(g) = grammar.as_mut() {
+                    candidates.apply_sampler(g);
+                    candidates.data.retain(|d| d.logit().is_finite());
+                }
+                candidates
+                    .data
+                    .retain(|d| steer.as_mut().is_none_or(|s| s.allows(model, d.id())));
                 if candidates.data.is_empty() {
                     candidates = ctx.token_data_array_ith(row);
-                    candidates.apply_sampler(grammar);
-                    candidates.apply_sampler(pre);
+                    if let Some(g) = grammar.as_mut() {
+                        candidates.apply_sampler(g);
+                        candidates.data.retain(|d| d.logit().is_finite());
+                    }
+                    candidates
+                        .data
+                        .sort_unstable_by(|a, b| b.logit().total_cmp(&a.logit()));
+                    let mut kept = Vec::with_capacity(LAST_RESORT_CANDIDATES);
+                    for d in &candidates.data {
+                        if steer.as_mut().is_none_or(|s| s.allows(model, d.id())) {
+                            kept.push(*d);
+                            if kept.len() == LAST_RESORT_CANDIDATES {
+                                break;
+                            }
+                        }
+                    }
+                    candidates = LlamaTokenDataArray::new(kept, true);
                 }
                 candidates.selected = None;
                 candidates.apply_sampler(post);
-                // The grammar always allows something (at worst, the end of the text).
+                // The grammar always allows something (at worst, the end of the text), and
+                // steering never forbids the end of the text.
                 candidates.selected_token().unwrap_or(self.eos)
             }
         };
-        grammar.accept(token);
+        if let Some(g) = grammar.as_mut() {
+            g.accept(token);
+        }
+        if let Some(s) = steer.as_mut() {
+            s.accept(model, token);
+        }
         pre.accept(token);
         post.accept(token);
         token
@@ -158,6 +291,7 @@ pub(crate) fn build(
     model: &LlamaModel,
     sampling: &Sampling,
     grammar: Option<&str>,
+    steering: &Steering,
     seed: u32,
 ) -> Result<TokenSampler, GenerateError> {
     let grammar = grammar
@@ -201,13 +335,20 @@ pub(crate) fn build(
         post.push(LlamaSampler::temp(sampling.temperature));
         post.push(LlamaSampler::dist(seed));
     }
-    let mode = match grammar {
-        None => Mode::Free(LlamaSampler::chain_simple(pre.into_iter().chain(post))),
-        Some(grammar) => Mode::Constrained {
+    let steer = (!steering.is_empty()).then(|| Steer {
+        check: SteeringCheck::new(steering),
+        tail: String::new(),
+        piece: Vec::with_capacity(32),
+    });
+    let mode = if grammar.is_none() && steer.is_none() {
+        Mode::Free(LlamaSampler::chain_simple(pre.into_iter().chain(post)))
+    } else {
+        Mode::Constrained {
             pre: LlamaSampler::chain_simple(pre),
             post: LlamaSampler::chain_simple(post),
             grammar,
-        },
+            steer,
+        }
     };
     Ok(TokenSampler {
         mode,

@@ -460,6 +460,7 @@ fn request(prompt: Prompt, settings: &Settings) -> GenerationRequest {
         format: settings.format.clone(),
         timeout: None,
         cache_prompt: settings.cache_prompt,
+        steer: Default::default(),
     }
 }
 

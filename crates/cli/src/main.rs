@@ -48,6 +48,9 @@ enum Command {
     /// Benchmarks; results are written as JSON to bench/results/.
     #[command(subcommand)]
     Bench(command::bench::Command),
+    /// Quality evaluations on real datasets; results are written as JSON to bench/results/.
+    #[command(subcommand)]
+    Eval(command::eval::Command),
 }
 
 /// Vitrine's data folder: `$XDG_DATA_HOME/vitrine`, else `~/.local/share/vitrine`.
@@ -89,6 +92,7 @@ fn main() -> ExitCode {
         Command::Keys(cmd) => command::keys::run(&global, cmd),
         Command::Db(cmd) => command::db::run(&global, cmd),
         Command::Bench(cmd) => command::bench::run(&global, cmd),
+        Command::Eval(cmd) => command::eval::run(cmd),
         Command::Models(cmd) => command::models::run(cmd),
     };
     match outcome {

@@ -2,13 +2,18 @@
 //! part of steering that does not depend on any model, so every generator that can filter
 //! candidate tokens applies the same rule.
 
+use std::collections::HashMap;
+
 use crate::text::Steering;
 
 /// A [`Steering`] prepared for checking many candidates.
 #[derive(Debug, Clone)]
 pub struct SteeringCheck {
-    /// Lower-cased phrases.
-    avoid: Vec<String>,
+    /// Lower-cased phrases by their first character: a candidate is checked only against the
+    /// phrases that can start at one of the word starts near it.
+    avoid: HashMap<char, Vec<String>>,
+    /// The longest phrase, in bytes: how far back a phrase ending in the new piece can start.
+    longest: usize,
     /// Allowed numbers without separators.
     numbers: Option<Vec<String>>,
 }
@@ -16,13 +21,18 @@ pub struct SteeringCheck {
 impl SteeringCheck {
     /// Prepares `steering`.
     pub fn new(steering: &Steering) -> Self {
+        let mut avoid: HashMap<char, Vec<String>> = HashMap::new();
+        let mut longest = 0;
+        for phrase in &steering.avoid {
+            let phrase = phrase.trim().to_lowercase();
+            if let Some(first) = phrase.chars().next() {
+                longest = longest.max(phrase.len());
+                avoid.entry(first).or_default().push(phrase);
+            }
+        }
         Self {
-            avoid: steering
-                .avoid
-                .iter()
-                .map(|p| p.trim().to_lowercase())
-                .filter(|p| !p.is_empty())
-                .collect(),
+            avoid,
+            longest,
             numbers: steering.numbers.as_ref().map(|n| {
                 n.iter()
                     .map(|s| s.trim().replace(',', ""))
@@ -42,14 +52,53 @@ impl SteeringCheck {
         let text = format!("{before}{piece}").to_lowercase();
         // Where the new piece starts in the lower-cased text (lower-casing may change lengths).
         let new_from = before.to_lowercase().len();
-        self.avoid.iter().any(|p| completes(&text, new_from, p)) || self.bad_number(&text, new_from)
+        self.avoided(&text, new_from) || self.bad_number(&text, new_from)
+    }
+
+    /// Whether an avoided phrase starts at a word start and ends, at a possible word end,
+    /// inside the new part.
+    fn avoided(&self, text: &str, new_from: usize) -> bool {
+        if self.avoid.is_empty() {
+            return false;
+        }
+        let earliest = new_from.saturating_sub(self.longest);
+        let mut prev_alnum = false;
+        for (i, c) in text.char_indices() {
+            // "#1" starts with a symbol; a phrase never starts inside a word.
+            let word_start = !prev_alnum && !c.is_whitespace();
+            prev_alnum = c.is_alphanumeric();
+            if i < earliest || !word_start {
+                continue;
+            }
+            let Some(phrases) = self.avoid.get(&c) else {
+                continue;
+            };
+            let rest = &text[i..];
+            for p in phrases {
+                let end = i + p.len();
+                if end > new_from
+                    && rest.starts_with(p.as_str())
+                    && !text[end..]
+                        .chars()
+                        .next()
+                        .is_some_and(char::is_alphanumeric)
+                {
+                    return true;
+                }
+            }
+        }
+        false
     }
 
     fn bad_number(&self, text: &str, new_from: usize) -> bool {
         let Some(allowed) = &self.numbers else {
             return false;
         };
-        if !text[new_from..].chars().any(|c| c.is_ascii_digit()) {
+        let open_before = {
+            let b = text[..new_from].trim_end_matches('.');
+            b.len() + 1 >= new_from && b.ends_with(|c: char| c.is_ascii_digit())
+        };
+        if !open_before && !text[new_from..].chars().any(|c| c.is_ascii_digit()) {
             return false;
         }
         // Every run of digits (with inner separators) that the new piece touches.
@@ -70,7 +119,14 @@ impl SteeringCheck {
             }
             // A trailing "." may start decimals in the next piece.
             let open = i == bytes.len() || (bytes[i] == b'.' && i + 1 == bytes.len());
-            if i > new_from || (open && i >= new_from) {
+            // Where the run is known to have ended: at the character after it, or after a
+            // "." that turned out not to start decimals.
+            let decided_at = if i < bytes.len() && bytes[i] == b'.' {
+                i + 1
+            } else {
+                i
+            };
+            if i > new_from || decided_at >= new_from {
                 let run = text[start..i].replace(',', "");
                 let fits = if open {
                     allowed.iter().any(|a| a.starts_with(&run))
@@ -84,22 +140,6 @@ impl SteeringCheck {
         }
         false
     }
-}
-
-/// Whether `phrase` occurs in `text` starting at a word start and ending at what may be a word
-/// end, with its end inside the new part (from `new_from`).
-fn completes(text: &str, new_from: usize, phrase: &str) -> bool {
-    let alnum_before = |i: usize| {
-        text[..i]
-            .chars()
-            .next_back()
-            .is_some_and(char::is_alphanumeric)
-    };
-    let alnum_at = |i: usize| text[i..].chars().next().is_some_and(char::is_alphanumeric);
-    text.match_indices(phrase).any(|(start, m)| {
-        let end = start + m.len();
-        end > new_from && !alnum_before(start) && !alnum_at(end)
-    })
 }
 
 #[cfg(test)]
@@ -128,6 +168,9 @@ mod tests {
         assert!(!c.forbids("A ", "silky"));
         assert!(c.forbids("In navy ", "blue"));
         assert!(!c.forbids("In navy ", "green"));
+        let hash = check(&["#1"], None);
+        assert!(hash.forbids("Our ", "#1"));
+        assert!(!hash.forbids("Our ", "#12"));
     }
 
     #[test]
@@ -148,5 +191,12 @@ mod tests {
         );
         assert!(!c.forbids("Was 1,499", ". Now"));
         assert!(!check(&[], None).forbids("", "12345"));
+        // A prefix of an allowed number must not be left as it is.
+        assert!(c.forbids("Only 89", " rupees"));
+        assert!(c.forbids("Only 89.", "\n"));
+        assert!(!c.forbids("Only 899.", "\n"));
+        assert!(!c.forbids("Only 3", "."), "3. may become 3.2");
+        assert!(c.forbids("Only 3.", " kg"));
+        assert!(!c.forbids("Only 3.", "2"));
     }
 }

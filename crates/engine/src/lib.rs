@@ -3,8 +3,10 @@
 //! catalog and event importers. Synchronous by design: the
 //! HTTP layer calls it from blocking tasks. Owns no HTTP and no SQL.
 
+pub mod copy;
 mod engine;
 mod error;
+pub mod eval;
 pub mod import;
 
 /// Model files: the catalog, installation from PyPI wheels, verification.

@@ -2,6 +2,7 @@
 
 pub(crate) mod bench;
 pub(crate) mod db;
+pub(crate) mod eval;
 pub(crate) mod import;
 pub(crate) mod keys;
 pub(crate) mod models;

@@ -146,7 +146,7 @@ fn local_generator(args: &Args) -> Result<Arc<dyn TextGenerator>, Failure> {
 
 /// A path (anything with a `/` or ending in `.gguf`) is used as is, served under its file
 /// name; anything else is a catalog name, which must be installed and intact.
-fn resolve_model(model: &str, models_dir: &Path) -> Result<(PathBuf, String), Failure> {
+pub(crate) fn resolve_model(model: &str, models_dir: &Path) -> Result<(PathBuf, String), Failure> {
     if model.contains('/') || model.ends_with(".gguf") {
         let path = PathBuf::from(model);
         if !path.is_file() {

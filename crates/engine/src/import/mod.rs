@@ -305,6 +305,31 @@ pub fn import_products(
     )
 }
 
+/// Reads a catalog file into memory without storing it (evaluation and benchmarks over a
+/// dataset): the valid products, and how many rows were rejected.
+pub fn read_products(
+    path: &Path,
+    format: Option<ProductFormat>,
+    default_currency: &str,
+) -> Result<(Vec<ProductDraft>, usize)> {
+    let (source, format, _) = open(path, format, detect_product_format)?;
+    let records: Records<'_, ProductDraft> = match format {
+        ProductFormat::Jsonl => jsonl::products(source, default_currency),
+        ProductFormat::Csv => delimited::products(source, default_currency)?,
+        ProductFormat::Shopify => shopify::products(source, default_currency)?,
+        ProductFormat::Myntra => myntra::products(source)?,
+    };
+    let mut drafts = Vec::new();
+    let mut rejected = 0;
+    for record in records {
+        match record? {
+            Record::Ok(_, draft) => drafts.push(draft),
+            Record::Rejected(rows) => rejected += rows.len(),
+        }
+    }
+    Ok((drafts, rejected))
+}
+
 /// Imports an event file.
 pub fn import_events(
     store: &dyn Store,

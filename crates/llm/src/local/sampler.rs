@@ -172,7 +172,8 @@ impl Steer {
 
     fn allows(&mut self, model: &LlamaModel, token: LlamaToken) -> bool {
         if model.vocab().is_eog(token) {
-            return true;
+            // Ending the text ends a number too: "89" may not stay a prefix of "899".
+            return !self.check.forbids(&self.tail, "\n");
         }
         let piece = self.piece(model, token);
         !self.check.forbids(&self.tail, &piece)
@@ -261,8 +262,9 @@ impl TokenSampler {
                 }
                 candidates.selected = None;
                 candidates.apply_sampler(post);
-                // The grammar always allows something (at worst, the end of the text), and
-                // steering never forbids the end of the text.
+                // The grammar always allows something (at worst, the end of the text);
+                // steering forbids the end only inside an unfinished number, which digits
+                // can always finish.
                 candidates.selected_token().unwrap_or(self.eos)
             }
         };

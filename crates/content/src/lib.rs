@@ -23,8 +23,8 @@ pub use facts::{Facts, Grounding};
 pub use grounding::steering;
 pub use metrics::{Coverage, coverage, distinct_n, repeated_ngram, rouge_l};
 pub use prompt::{
-    DESCRIPTION_PROMPT_VERSION, DescriptionOptions, Example, Length, MAX_AUDIENCE_CHARS,
-    MAX_VARIANTS, Tone, description_messages, fact_sheet, similar,
+    DESCRIPTION_PROMPT_VERSION, DescriptionOptions, Example, ExampleIndex, Length,
+    MAX_AUDIENCE_CHARS, MAX_VARIANTS, Tone, description_messages, fact_sheet, similar,
 };
 pub use verify::{
     CheckedClaim, RemovedSentence, Repair, Report, Verdict, Verifier, remove_unsupported, sentences,

@@ -182,37 +182,64 @@ pub struct Example {
 /// The `k` candidates most like `target` that have a description: same category first, then
 /// same brand, then shared title words. The target itself is never its own example.
 pub fn similar<'a>(target: &Product, candidates: &'a [Product], k: usize) -> Vec<&'a Product> {
-    let words = |p: &Product| -> HashSet<String> { phrase_key(&p.title).into_iter().collect() };
-    let target_words = words(target);
-    let same = |a: &Option<String>, b: &Option<String>| matches!((a, b), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b));
-    let mut scored: Vec<(f64, &Product)> = candidates
-        .iter()
-        .filter(|c| c.id != target.id)
-        .filter(|c| {
-            c.description
-                .as_deref()
-                .is_some_and(|d| !d.trim().is_empty())
-        })
-        .map(|c| {
-            let w = words(c);
-            let union = target_words.union(&w).count().max(1);
-            let overlap = target_words.intersection(&w).count() as f64 / union as f64;
-            let score = overlap
-                + if same(&c.category, &target.category) {
-                    2.0
-                } else {
-                    0.0
-                }
-                + if same(&c.brand, &target.brand) {
-                    1.0
-                } else {
-                    0.0
-                };
-            (score, c)
-        })
-        .collect();
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));
-    scored.into_iter().take(k).map(|(_, c)| c).collect()
+    ExampleIndex::new(candidates).similar(target, k)
+}
+
+/// A catalog's products with descriptions, their title words computed once, for choosing
+/// few-shot examples for many products.
+#[derive(Debug)]
+pub struct ExampleIndex<'a> {
+    products: Vec<(&'a Product, HashSet<String>)>,
+}
+
+impl<'a> ExampleIndex<'a> {
+    /// Indexes the products of `catalog` that have a description.
+    pub fn new(catalog: &'a [Product]) -> Self {
+        Self {
+            products: catalog
+                .iter()
+                .filter(|c| {
+                    c.description
+                        .as_deref()
+                        .is_some_and(|d| !d.trim().is_empty())
+                })
+                .map(|c| (c, title_words(c)))
+                .collect(),
+        }
+    }
+
+    /// The `k` products most like `target` (see [`similar`]).
+    pub fn similar(&self, target: &Product, k: usize) -> Vec<&'a Product> {
+        let target_words = title_words(target);
+        let same = |a: &Option<String>, b: &Option<String>| matches!((a, b), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b));
+        let mut scored: Vec<(f64, &'a Product)> = self
+            .products
+            .iter()
+            .filter(|(c, _)| c.id != target.id)
+            .map(|(c, w)| {
+                let union = target_words.union(w).count().max(1);
+                let overlap = target_words.intersection(w).count() as f64 / union as f64;
+                let score = overlap
+                    + if same(&c.category, &target.category) {
+                        2.0
+                    } else {
+                        0.0
+                    }
+                    + if same(&c.brand, &target.brand) {
+                        1.0
+                    } else {
+                        0.0
+                    };
+                (score, *c)
+            })
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));
+        scored.into_iter().take(k).map(|(_, c)| c).collect()
+    }
+}
+
+fn title_words(p: &Product) -> HashSet<String> {
+    phrase_key(&p.title).into_iter().collect()
 }
 
 /// The chat for one description: rules, the examples as earlier turns, then the product.

@@ -15,8 +15,8 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use serde_json::{Value, json};
 use vitrine_content::{
-    DESCRIPTION_PROMPT_VERSION, DescriptionOptions, Example, Extractor, Facts, Grounding, Verifier,
-    coverage, distinct_n, fact_sheet, repeated_ngram, rouge_l, similar,
+    DESCRIPTION_PROMPT_VERSION, DescriptionOptions, Example, ExampleIndex, Extractor, Facts,
+    Grounding, Verifier, coverage, distinct_n, fact_sheet, repeated_ngram, rouge_l,
 };
 use vitrine_core::{
     ChatMessage, ChatRole, GenerationRequest, Product, Sampling, TextGenerator, generate,
@@ -170,6 +170,7 @@ pub fn eval_copy(
     order.truncate(config.sample.max(1));
     let total = order.len();
 
+    let index = ExampleIndex::new(&catalog);
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let results = Mutex::new(Vec::with_capacity(total));
@@ -180,7 +181,8 @@ pub fn eval_copy(
                 loop {
                     let k = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&i) = order.get(k) else { break };
-                    let result = evaluate_one(generator, &extractor, &catalog, i, k, config);
+                    let result =
+                        evaluate_one(generator, &extractor, &catalog, &index, i, k, config);
                     results
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
@@ -255,6 +257,7 @@ fn evaluate_one(
     generator: &dyn TextGenerator,
     extractor: &Extractor,
     catalog: &[Product],
+    index: &ExampleIndex<'_>,
     i: usize,
     k: usize,
     config: &CopyEvalConfig,
@@ -316,7 +319,8 @@ fn evaluate_one(
     out.plain.add(&plain_text, &verifier, &human, &attrs);
 
     // 2. Grounded: examples from similar products, steered, verified.
-    let examples: Vec<Example> = similar(product, catalog, config.examples)
+    let examples: Vec<Example> = index
+        .similar(product, config.examples)
         .into_iter()
         .filter_map(|p| {
             let f = Facts::from_product(p, Grounding::AttributesOnly).ok()?;

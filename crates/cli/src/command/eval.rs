@@ -94,6 +94,9 @@ fn copy(args: CopyArgs) -> Outcome {
     config.threads = args.llm_threads;
     config.slots = u32::try_from(args.workers).unwrap_or(8).clamp(1, 16);
     config.queue = 4 * config.slots as usize;
+    // An evaluation queues far more requests than there are slots; a request waits its turn
+    // rather than failing after the server's default five minutes.
+    config.timeout = std::time::Duration::from_secs(4 * 3600);
     let generator = LocalGenerator::load(&config).map_err(|e| Failure::Internal(e.into()))?;
     let eval = CopyEvalConfig {
         catalog: args.catalog.clone(),

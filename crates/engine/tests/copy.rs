@@ -2,31 +2,19 @@
 //! supported by the record and nothing loops. Skips, saying so, when the model is not installed; CI
 //! installs it (`make models`).
 
-use std::path::PathBuf;
-
 use serde_json::json;
 use vitrine_content::{
     DescriptionOptions, Extractor, Facts, Grounding, Length, Verifier, repeated_ngram,
 };
 use vitrine_core::{Product, ProductDraft};
 use vitrine_engine::copy::{CopySettings, describe};
-use vitrine_engine::models::{DEFAULT_MODEL, ModelDir, find};
+use vitrine_engine::models::{DEFAULT_MODEL, ModelDir};
 use vitrine_engine::text::{LocalConfig, LocalGenerator};
 
 fn generator() -> Option<LocalGenerator> {
-    let root = std::env::var_os("VITRINE_MODELS")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share/vitrine/models"))
-        })?;
-    let path = ModelDir::new(root).path(find(DEFAULT_MODEL).ok()?);
-    if !path.is_file() {
-        eprintln!(
-            "skipped: the default model is not installed at {} (run `make models`)",
-            path.display()
-        );
-        return None;
-    }
+    let path = ModelDir::installed_default()
+        .map_err(|why| eprintln!("skipped: {why}"))
+        .ok()?;
     let mut config = LocalConfig::new(path, DEFAULT_MODEL);
     config.threads = Some(2);
     config.slots = 4;

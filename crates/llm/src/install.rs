@@ -39,6 +39,39 @@ pub struct ModelDir {
 }
 
 impl ModelDir {
+    /// The models folder a process uses when told none, as `vitrine` does: `$VITRINE_MODELS`,
+    /// else `$XDG_DATA_HOME/vitrine/models`, else `~/.local/share/vitrine/models`.
+    pub fn from_env() -> Option<Self> {
+        std::env::var_os("VITRINE_MODELS")
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("XDG_DATA_HOME")
+                    .map(PathBuf::from)
+                    .or_else(|| {
+                        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share"))
+                    })
+                    .map(|d| d.join("vitrine/models"))
+            })
+            .map(Self::new)
+    }
+
+    /// The default model's file in [`ModelDir::from_env`], if it is there (how tests find the
+    /// installed model); otherwise why not, naming the fix.
+    pub fn installed_default() -> std::result::Result<PathBuf, String> {
+        let dir =
+            Self::from_env().ok_or("no models folder: neither VITRINE_MODELS nor HOME is set")?;
+        let known = crate::find(crate::DEFAULT_MODEL).map_err(|e| e.to_string())?;
+        let path = dir.path(known);
+        if path.is_file() {
+            Ok(path)
+        } else {
+            Err(format!(
+                "the default model is not installed at {} (run `make models`)",
+                path.display()
+            ))
+        }
+    }
+
     /// The models folder at `root` (created on the first pull).
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Self { root: root.into() }

@@ -10,25 +10,12 @@ use vitrine_core::{
     ChatMessage, ChatRole, FinishReason, GenerateError, GenerationEvent, GenerationRequest,
     GeneratorHealth, Prompt, ResponseFormat, TextGenerator, generate,
 };
-use vitrine_llm::{DEFAULT_MODEL, LocalConfig, LocalGenerator, ModelDir, find};
+use vitrine_llm::{DEFAULT_MODEL, LocalConfig, LocalGenerator, ModelDir};
 
 fn model_path() -> Option<PathBuf> {
-    let root = std::env::var_os("VITRINE_MODELS")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share/vitrine/models"))
-        })?;
-    let known = find(DEFAULT_MODEL).ok()?;
-    let path = ModelDir::new(root).path(known);
-    if path.is_file() {
-        Some(path)
-    } else {
-        eprintln!(
-            "skipped: the default model is not installed at {} (run `make models`)",
-            path.display()
-        );
-        None
-    }
+    ModelDir::installed_default()
+        .map_err(|why| eprintln!("skipped: {why}"))
+        .ok()
 }
 
 fn config(path: PathBuf) -> LocalConfig {

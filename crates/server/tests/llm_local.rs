@@ -4,31 +4,17 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use common::{Served, TestApp, suite};
 use vitrine_core::{ChatMessage, ChatRole, GenerationRequest, TextGenerator, generate};
-use vitrine_engine::models::{DEFAULT_MODEL, ModelDir, find};
+use vitrine_engine::models::{DEFAULT_MODEL, ModelDir};
 use vitrine_engine::text::{LocalConfig, LocalGenerator, RemoteConfig, RemoteGenerator};
 
 fn local() -> Option<Arc<LocalGenerator>> {
-    let root = std::env::var_os("VITRINE_MODELS")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("XDG_DATA_HOME")
-                .map(PathBuf::from)
-                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-                .map(|d| d.join("vitrine/models"))
-        })?;
-    let path = ModelDir::new(root).path(find(DEFAULT_MODEL).expect("in the catalog"));
-    if !path.is_file() {
-        eprintln!(
-            "skipped: the default model is not installed at {} (run `make models`)",
-            path.display()
-        );
-        return None;
-    }
+    let path = ModelDir::installed_default()
+        .map_err(|why| eprintln!("skipped: {why}"))
+        .ok()?;
     let mut config = LocalConfig::new(path, DEFAULT_MODEL);
     config.slots = 4;
     config.context = 4096;

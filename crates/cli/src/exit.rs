@@ -1,6 +1,6 @@
 //! How a command fails, which decides the exit code.
 
-use vitrine_core::Error as CoreError;
+use vitrine_core::{Error as CoreError, GenerateError};
 use vitrine_engine::Error as EngineError;
 
 /// A failed command.
@@ -19,9 +19,13 @@ pub(crate) type Outcome = Result<(), Failure>;
 impl From<EngineError> for Failure {
     fn from(e: EngineError) -> Self {
         match e {
-            EngineError::Domain(CoreError::Storage(_)) | EngineError::Open(_) => {
-                Failure::Internal(e.into())
-            }
+            EngineError::Domain(CoreError::Storage(_))
+            | EngineError::Open(_)
+            | EngineError::Generate(
+                GenerateError::Backend(_)
+                | GenerateError::Unavailable(_)
+                | GenerateError::Timeout(_),
+            ) => Failure::Internal(e.into()),
             other => Failure::BadInput(other.to_string()),
         }
     }

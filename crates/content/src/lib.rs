@@ -3,6 +3,7 @@
 //! fitting copy to each ad channel's length limits.
 //! No I/O and no model here: the engine feeds texts in and stores what comes out.
 
+mod ads;
 mod channel;
 mod claim;
 mod error;
@@ -14,6 +15,11 @@ mod prompt;
 mod token;
 mod verify;
 
+pub use ads::{
+    AD_PROMPT_VERSION, AdOptions, Candidate, Creative, DEFAULT_OPT_OUT, MAX_OPT_OUT_CHARS, Source,
+    assemble, candidate_count, example_leaks, field_messages, field_schema, is_relevant,
+    items_per_creative, parse_candidates, record_candidates, tidy,
+};
 pub use channel::{
     Channel, Counting, Field, SMS_GSM7_MAX, SMS_UCS2_MAX, dedupe, sms_length, sms_with_opt_out,
 };

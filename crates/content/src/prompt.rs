@@ -15,7 +15,7 @@ use crate::token::phrase_key;
 pub const DESCRIPTION_PROMPT_VERSION: &str = "description-v1";
 
 /// The voice of the copy.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Tone {
     /// Plain and informative.
@@ -30,7 +30,7 @@ pub enum Tone {
 }
 
 impl Tone {
-    fn guidance(self) -> &'static str {
+    pub(crate) fn guidance(self) -> &'static str {
         match self {
             Self::Neutral => "Write in a clear, friendly, informative voice.",
             Self::Playful => "Write in a light, upbeat, playful voice.",
@@ -43,7 +43,7 @@ impl Tone {
 }
 
 /// How long the copy is.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Length {
     /// About 40 words.
@@ -73,7 +73,8 @@ impl Length {
 }
 
 /// What the merchant asks for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DescriptionOptions {
     /// Voice.
     #[serde(default)]

@@ -2,8 +2,10 @@
 //! talks through (`Store`, `TextGenerator`). No I/O, no async, no tensors: this crate only
 //! describes and validates.
 
+mod draft;
 mod error;
 mod event;
+mod job;
 mod key;
 mod money;
 mod product;
@@ -11,8 +13,12 @@ mod steer;
 mod store;
 mod text;
 
+pub use draft::{
+    ContentKind, Decision, Draft, DraftNew, DraftQuery, DraftStatus, Origin, Provenance, Review,
+};
 pub use error::{Error, Result};
 pub use event::{Event, EventDraft, EventInput, EventKind};
+pub use job::{ItemOutcome, ItemStatus, Job, JobItem, JobNew, JobStatus, ProductSelection};
 pub use key::{ApiKey, KEY_PREFIX, Role};
 pub use money::{Price, currency_exponent, format_minor, parse_price};
 pub use product::{MAX_FIELD_BYTES, Product, ProductDraft, ProductInput};

@@ -4,7 +4,10 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::{ApiKey, Event, EventDraft, EventKind, Product, ProductDraft, Result};
+use crate::{
+    ApiKey, Decision, Draft, DraftNew, DraftQuery, Event, EventDraft, EventKind, ItemOutcome, Job,
+    JobItem, JobNew, JobStatus, Millis, Product, ProductDraft, ProductSelection, Result,
+};
 
 /// Filters and paging for the product list.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -149,6 +152,43 @@ pub trait Store: Send + Sync {
 
     /// Counts of products, shoppers and events.
     fn stats(&self) -> Result<StoreStats>;
+
+    /// Stores drafts in one transaction; `NotFound` if a product (or a parent draft) does not
+    /// exist.
+    fn insert_drafts(&self, drafts: &[DraftNew]) -> Result<Vec<Draft>>;
+    /// One draft, or `NotFound`.
+    fn get_draft(&self, id: &str) -> Result<Draft>;
+    /// A filtered page of drafts, newest first.
+    fn list_drafts(&self, query: &DraftQuery) -> Result<Page<Draft>>;
+    /// Records a review. Approving supersedes the approved draft of the same product and kind
+    /// in the same transaction; `Conflict` if the draft is not waiting for review (approving an
+    /// approved draft again is a no-op).
+    fn review_draft(&self, id: &str, decision: &Decision) -> Result<Draft>;
+    /// The approved draft of each kind for a product (what shoppers see).
+    fn published(&self, product_id: &str) -> Result<Vec<Draft>>;
+
+    /// The ids of the products a selection covers, in id order.
+    fn select_products(&self, selection: &ProductSelection) -> Result<Vec<String>>;
+    /// Creates a running job over `products` (each becomes a pending item).
+    fn create_job(&self, job: &JobNew, products: &[String]) -> Result<Job>;
+    /// One job, or `NotFound`.
+    fn get_job(&self, id: &str) -> Result<Job>;
+    /// A page of jobs, newest first; `status` filters.
+    fn list_jobs(&self, status: Option<JobStatus>, limit: u32, offset: u64) -> Result<Page<Job>>;
+    /// A page of a job's items in id order; `NotFound` if the job does not exist.
+    fn job_items(&self, id: &str, limit: u32, offset: u64) -> Result<Page<JobItem>>;
+    /// The products of a job's pending items, in id order.
+    fn pending_items(&self, id: &str) -> Result<Vec<String>>;
+    /// Takes a running job for `runner` when nobody holds it or its holder's last heartbeat
+    /// is older than `stale_before`; true if `runner` now holds it. A holder calls it again
+    /// as its heartbeat.
+    fn claim_job(&self, id: &str, runner: &str, now: Millis, stale_before: Millis) -> Result<bool>;
+    /// Finishes a pending item: stores its drafts and counts it, in one transaction. `Conflict`
+    /// if the item is not pending (another runner finished it), so nothing is written twice.
+    fn finish_item(&self, job_id: &str, product_id: &str, outcome: &ItemOutcome) -> Result<Job>;
+    /// Ends a running job as done or cancelled and releases it; a finished job is returned
+    /// unchanged.
+    fn end_job(&self, id: &str, status: JobStatus) -> Result<Job>;
 }
 
 /// Row counts, for the CLI and health checks.

@@ -34,6 +34,10 @@ pub struct Engine {
     default_currency: String,
     /// The language model, local or remote; `None` serves without text generation.
     generator: Option<Arc<dyn TextGenerator>>,
+    /// The claims extractor, built from the catalog's brands.
+    pub(crate) extractors: Arc<crate::content::ExtractorCache>,
+    /// Phrases the merchant never wants in generated copy.
+    pub(crate) banned_phrases: Arc<Vec<String>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -61,7 +65,23 @@ impl Engine {
             store,
             default_currency: default_currency.to_ascii_uppercase(),
             generator: None,
+            extractors: Arc::default(),
+            banned_phrases: Arc::default(),
         }
+    }
+
+    /// This engine with phrases no generated text may contain (the merchant's list; matched
+    /// without regard to case).
+    pub fn with_banned_phrases(mut self, phrases: Vec<String>) -> Self {
+        self.banned_phrases = Arc::new(
+            phrases
+                .into_iter()
+                .map(|p| p.trim().to_owned())
+                .filter(|p| !p.is_empty())
+                .collect(),
+        );
+        self.extractors = Arc::default();
+        self
     }
 
     /// This engine with `generator` as its language model.
@@ -265,7 +285,7 @@ impl Engine {
     }
 }
 
-fn check_limit(limit: u32) -> Result<()> {
+pub(crate) fn check_limit(limit: u32) -> Result<()> {
     if limit == 0 || limit > MAX_PAGE {
         return Err(
             CoreError::invalid("limit", format!("must be between 1 and {MAX_PAGE}")).into(),

@@ -22,6 +22,12 @@ pub enum Error {
     /// The input is not in a format Vitrine reads, or the format given does not fit it.
     #[error("{0}")]
     Format(String),
+    /// The language model could not generate.
+    #[error(transparent)]
+    Generate(#[from] vitrine_core::GenerateError),
+    /// Text generation was asked of an engine without a language model.
+    #[error("no language model is configured")]
+    NoModel,
 }
 
 /// Result with the engine's error.

@@ -3,11 +3,14 @@
 //! catalog and event importers. Synchronous by design: the
 //! HTTP layer calls it from blocking tasks. Owns no HTTP and no SQL.
 
+pub mod ads;
+mod content;
 pub mod copy;
 mod engine;
 mod error;
 pub mod eval;
 pub mod import;
+mod jobs;
 
 /// Model files: the catalog, installation from PyPI wheels, verification.
 pub mod models {
@@ -26,7 +29,16 @@ pub mod text {
     };
 }
 
+pub use content::{Generated, kind_of};
+
+/// The options of generated copy, as callers set them.
+pub mod options {
+    pub use vitrine_content::{
+        AdOptions, Channel, DEFAULT_OPT_OUT, DescriptionOptions, Length, MAX_VARIANTS, Tone,
+    };
+}
 pub use engine::{Engine, EngineConfig, MAX_EVENT_BATCH, MAX_PAGE};
 pub use error::{Error, Result};
+pub use jobs::{DESCRIPTIONS, DescriptionJob, JobEvent, STALE_AFTER};
 pub use keys::NewKey;
 pub use vitrine_store::SCHEMA_VERSION;

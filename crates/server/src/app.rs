@@ -62,6 +62,9 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Workers of a job taken up again at start.
+const RESUMED_JOB_WORKERS: usize = 8;
+
 /// Serves the API on `config.addr` until Ctrl-C or SIGTERM, then finishes in-flight requests.
 pub async fn serve(engine: Engine, config: ServerConfig) -> Result<()> {
     let listener = TcpListener::bind(config.addr)
@@ -72,7 +75,9 @@ pub async fn serve(engine: Engine, config: ServerConfig) -> Result<()> {
         })?;
     let addr = listener.local_addr()?;
     tracing::info!("listening on http://{addr}");
-    let app = router(AppState::new(engine, config.body_limit));
+    let state = AppState::new(engine, config.body_limit);
+    state.resume_jobs(RESUMED_JOB_WORKERS);
+    let app = router(state);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;

@@ -212,6 +212,8 @@ impl From<vitrine_engine::Error> for ApiError {
     fn from(e: vitrine_engine::Error) -> Self {
         match e {
             vitrine_engine::Error::Domain(d) => d.into(),
+            vitrine_engine::Error::Generate(g) => g.into(),
+            vitrine_engine::Error::NoModel => ApiError::NoModel,
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -55,6 +55,70 @@ impl AppState {
         self.inner.engine.generator()
     }
 
+    /// Runs a batch job on its own thread until it ends. While another runner holds it (a CLI
+    /// run, or a process that died and whose hold has not yet gone stale), the thread waits and
+    /// tries again, so a job left by a killed process is always taken up.
+    pub(crate) fn spawn_job(&self, id: String, workers: usize) {
+        let engine = self.inner.engine.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("job-{id}"))
+            .spawn(move || {
+                loop {
+                    match engine.run_job(&id, workers, &|_| {}) {
+                        Ok(job) if job.status == vitrine_core::JobStatus::Running => {
+                            // Stopped without finishing (its hold was taken over): look again.
+                        }
+                        Ok(job) => {
+                            tracing::info!(
+                                job = %job.id, status = %job.status, done = job.done,
+                                failed = job.failed, "job runner stopped"
+                            );
+                            return;
+                        }
+                        Err(vitrine_engine::Error::Domain(vitrine_core::Error::Conflict(
+                            reason,
+                        ))) => {
+                            tracing::debug!(job = %id, %reason, "job has another runner; waiting");
+                        }
+                        Err(e) => {
+                            tracing::error!(job = %id, error = %e, "job runner failed");
+                            return;
+                        }
+                    }
+                    std::thread::sleep(std::time::Duration::from_secs(15));
+                    match engine.job(&id) {
+                        Ok(job) if !job.status.is_finished() => {}
+                        _ => return,
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start a job thread");
+        }
+    }
+
+    /// Takes up the jobs left running by an earlier server (killed or restarted): each gets a
+    /// runner once its old holder's hold has gone stale.
+    pub fn resume_jobs(&self, workers: usize) {
+        let engine = self.inner.engine.clone();
+        if engine.generator().is_none() {
+            return;
+        }
+        match engine.jobs(
+            Some(vitrine_core::JobStatus::Running),
+            vitrine_engine::MAX_PAGE,
+            0,
+        ) {
+            Ok(page) => {
+                for job in page.items {
+                    tracing::info!(job = %job.id, pending = job.pending(), "resuming job");
+                    self.spawn_job(job.id, workers);
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot list unfinished jobs"),
+        }
+    }
+
     /// Runs a synchronous engine call on the blocking pool: SQLite calls block, and a blocked
     /// runtime worker would stall every other connection on it.
     pub(crate) async fn engine<T, F>(&self, call: F) -> Result<T, ApiError>

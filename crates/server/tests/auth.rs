@@ -99,11 +99,44 @@ fn routes() -> Vec<Route> {
             json!({"model": FAKE_MODEL, "prompt": "hi {who}"}),
         ),
         route(M::GET, "/v1/models", reader, 200),
+        route(M::GET, "/v1/products/p2?content=published", reader, 200),
+        with_body(
+            route(M::POST, "/v1/products/p2/descriptions", merchant, 201),
+            json!({"variants": 1, "audience": "{who}s"}),
+        ),
+        with_body(
+            route(M::POST, "/v1/products/p2/ads", merchant, 201),
+            json!({"channel": "email"}),
+        ),
+        with_body(
+            route(M::POST, "/v1/products/p2/seo", merchant, 201),
+            json!({}),
+        ),
+        route(M::GET, "/v1/drafts", merchant, 200),
+        route(M::GET, "/v1/drafts/{draft}", merchant, 200),
+        with_body(
+            route(M::POST, "/v1/drafts/{draft}/review", merchant, 200),
+            json!({"decision": "approve", "note": "fine by {who}"}),
+        ),
+        with_body(
+            route(M::POST, "/v1/drafts/{draft}/edits", merchant, 201),
+            json!({"content": {"subject": "Northfold Tee for {who}"}}),
+        ),
+        with_body(
+            route(M::POST, "/v1/jobs", merchant, 202),
+            json!({"kind": "descriptions", "category": "none-{who}"}),
+        ),
+        route(M::GET, "/v1/jobs", merchant, 200),
+        route(M::GET, "/v1/jobs/{job}", merchant, 200),
+        route(M::GET, "/v1/jobs/{job}/items", merchant, 200),
+        route(M::GET, "/v1/jobs/{job}/events", merchant, 200),
+        route(M::POST, "/v1/jobs/{job}/cancel", merchant, 200),
     ]
 }
 
 /// Whether a concrete matrix path fits an OpenAPI path template.
 fn matches_template(template: &str, path: &str) -> bool {
+    let path = path.split('?').next().unwrap_or(path);
     let (t, p): (Vec<_>, Vec<_>) = (template.split('/').collect(), path.split('/').collect());
     t.len() == p.len()
         && t.iter()
@@ -113,9 +146,14 @@ fn matches_template(template: &str, path: &str) -> bool {
 
 #[tokio::test]
 async fn role_matrix() {
-    let app = TestApp::with_generator(Arc::new(FakeGenerator::new()));
+    let app = TestApp::with_generator(Arc::new(FakeGenerator::with_context(100_000)));
     app.product(json!({"id": "p1", "title": "Tee", "price": "9.99"}))
         .await;
+    app.product(
+        json!({"id": "p2", "title": "Northfold Tee", "brand": "Northfold",
+        "price": "9.99", "attributes": {"color": "black"}}),
+    )
+    .await;
     let seeded = app
         .json(
             Method::POST,
@@ -151,6 +189,28 @@ async fn role_matrix() {
             .unwrap()
             .key
             .id;
+        let draft = app
+            .engine
+            .generate_ads(
+                "p2",
+                &vitrine_engine::options::AdOptions::new(vitrine_engine::options::Channel::Email),
+                "test",
+            )
+            .unwrap()
+            .drafts[0]
+            .id
+            .clone();
+        let (job, _) = app
+            .engine
+            .start_description_job(
+                &vitrine_engine::DescriptionJob {
+                    category: Some(format!("empty-{who}")),
+                    missing_only: false,
+                    options: Default::default(),
+                },
+                "test",
+            )
+            .unwrap();
         let secret = match caller {
             Caller::Anonymous => None,
             Caller::BadKey => Some(UNKNOWN_KEY),
@@ -159,7 +219,12 @@ async fn role_matrix() {
             Caller::Key(Role::Admin) => Some(app.admin.as_str()),
         };
         for r in &all_routes {
-            let fill = |s: &str| s.replace("{who}", who).replace("{victim}", &victim);
+            let fill = |s: &str| {
+                s.replace("{who}", who)
+                    .replace("{victim}", &victim)
+                    .replace("{draft}", &draft)
+                    .replace("{job}", &job.id)
+            };
             let path = fill(r.path);
             let body = r
                 .body

@@ -186,6 +186,11 @@ fn rowid_of(conn: &Connection, id: &str) -> Result<Option<i64>> {
         .map_err(db)
 }
 
+/// Whether a product with this id exists.
+pub(crate) fn exists(conn: &Connection, id: &str) -> Result<bool> {
+    Ok(rowid_of(conn, id)?.is_some())
+}
+
 pub(crate) fn create(conn: &Connection, d: &ProductDraft) -> Result<Product> {
     if rowid_of(conn, &d.id)?.is_some() {
         return Err(Error::Conflict(format!(

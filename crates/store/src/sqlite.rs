@@ -6,14 +6,16 @@ use std::sync::Mutex;
 
 use rusqlite::Connection;
 use vitrine_core::{
-    ApiKey, Error as CoreError, Event, EventDraft, EventQuery, ImportTx, Page, Product,
-    ProductDraft, ProductQuery, Result as CoreResult, Store, StoreStats, now_millis,
+    ApiKey, Decision, Draft, DraftNew, DraftQuery, Error as CoreError, Event, EventDraft,
+    EventQuery, ImportTx, ItemOutcome, Job, JobItem, JobNew, JobStatus, Millis, Page, Product,
+    ProductDraft, ProductQuery, ProductSelection, Result as CoreResult, Store, StoreStats,
+    now_millis,
 };
 
 use crate::connection::{self, Mode, ReadPool};
 use crate::error::db;
 use crate::import::SqliteImport;
-use crate::{Error, Result, events, keys, migrations, products};
+use crate::{Error, Result, drafts, events, jobs, keys, migrations, products};
 
 /// Where the database lives.
 #[derive(Debug, Clone)]
@@ -185,5 +187,110 @@ impl Store for SqliteStore {
                 events: count("events")?,
             })
         })
+    }
+
+    /// Stores the drafts, all or none, each waiting for review (`status: draft`). `NotFound`
+    /// for an unknown product or parent, `Conflict` for an id already taken (by a stored draft
+    /// or an earlier one of the same batch), `Invalid` for a parent about another product or
+    /// kind. A draft may name an earlier draft of the same batch as its parent.
+    fn insert_drafts(&self, batch: &[DraftNew]) -> CoreResult<Vec<Draft>> {
+        self.write_tx(|c| drafts::insert_all(c, batch))
+    }
+
+    fn get_draft(&self, id: &str) -> CoreResult<Draft> {
+        self.readers.with(|c| drafts::require(c, id))
+    }
+
+    /// Newest first by `created_at`, drafts made in the same millisecond latest-stored first.
+    fn list_drafts(&self, query: &DraftQuery) -> CoreResult<Page<Draft>> {
+        self.readers.with(|c| drafts::list(c, query))
+    }
+
+    /// The decision must be `Approved` or `Rejected` (else `Invalid`). Transitions:
+    ///
+    /// | current status | approve                     | reject                 |
+    /// |----------------|-----------------------------|------------------------|
+    /// | draft          | approved                    | rejected               |
+    /// | approved       | no-op (returned as is)      | rejected (unpublished) |
+    /// | rejected       | approved (a change of mind) | no-op                  |
+    /// | superseded     | approved (a roll-back)      | `Conflict`             |
+    ///
+    /// Approving first marks the product's other approved draft of the same kind
+    /// `superseded`, in the same transaction, so at most one is ever approved. A no-op keeps
+    /// the first reviewer's record. Rejecting an approved draft does not bring back the one
+    /// it superseded: the product has no published text of that kind until another approval.
+    fn review_draft(&self, id: &str, decision: &Decision) -> CoreResult<Draft> {
+        self.write_tx(|c| drafts::review(c, id, decision))
+    }
+
+    /// One draft per kind, ordered by kind name; `NotFound` if the product does not exist.
+    fn published(&self, product_id: &str) -> CoreResult<Vec<Draft>> {
+        self.readers.with(|c| drafts::published(c, product_id))
+    }
+
+    /// A description is missing when the catalog's is absent or only whitespace and no
+    /// description draft is waiting for review or approved.
+    fn select_products(&self, selection: &ProductSelection) -> CoreResult<Vec<String>> {
+        self.readers.with(|c| jobs::select_products(c, selection))
+    }
+
+    /// Repeated product ids become one item, and `total` counts distinct products; the
+    /// products are not checked (one deleted before its turn fails as an item). `Conflict` if
+    /// the job id is taken.
+    fn create_job(&self, job: &JobNew, products: &[String]) -> CoreResult<Job> {
+        self.write_tx(|c| jobs::create(c, job, products))
+    }
+
+    fn get_job(&self, id: &str) -> CoreResult<Job> {
+        self.readers.with(|c| jobs::require(c, id))
+    }
+
+    fn list_jobs(
+        &self,
+        status: Option<JobStatus>,
+        limit: u32,
+        offset: u64,
+    ) -> CoreResult<Page<Job>> {
+        self.readers.with(|c| jobs::list(c, status, limit, offset))
+    }
+
+    fn job_items(&self, id: &str, limit: u32, offset: u64) -> CoreResult<Page<JobItem>> {
+        self.readers.with(|c| jobs::items(c, id, limit, offset))
+    }
+
+    /// `NotFound` if the job does not exist.
+    fn pending_items(&self, id: &str) -> CoreResult<Vec<String>> {
+        self.readers.with(|c| jobs::pending(c, id))
+    }
+
+    /// False for a job that is not running; `NotFound` if there is no such job.
+    fn claim_job(
+        &self,
+        id: &str,
+        runner: &str,
+        now: Millis,
+        stale_before: Millis,
+    ) -> CoreResult<bool> {
+        self.write_tx(|c| jobs::claim(c, id, runner, now, stale_before))
+    }
+
+    /// `NotFound` if the job or the item does not exist; `Conflict` if the item is done or
+    /// failed already; `Invalid` if a draft is about another product than the item's. A done
+    /// item's drafts follow `insert_drafts`' rules, and any failure rolls back the whole
+    /// transaction (the item stays pending). The last item of a running job ends it as done.
+    /// An item of a cancelled job may still be finished (a runner that was mid-item keeps its
+    /// work); the job stays cancelled.
+    fn finish_item(
+        &self,
+        job_id: &str,
+        product_id: &str,
+        outcome: &ItemOutcome,
+    ) -> CoreResult<Job> {
+        self.write_tx(|c| jobs::finish_item(c, job_id, product_id, outcome))
+    }
+
+    /// `Invalid` if `status` is `Running`; `NotFound` if there is no such job.
+    fn end_job(&self, id: &str, status: JobStatus) -> CoreResult<Job> {
+        self.write_tx(|c| jobs::end(c, id, status))
     }
 }

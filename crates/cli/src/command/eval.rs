@@ -89,7 +89,7 @@ fn copy(args: CopyArgs) -> Outcome {
             "--sample and --workers must be at least 1, --variants 1 to 8".into(),
         ));
     }
-    let (path, id) = super::serve::resolve_model(&args.model, &args.models_dir)?;
+    let (path, id) = super::llm::resolve_model(&args.model, &args.models_dir)?;
     let mut config = LocalConfig::new(path, id);
     config.threads = args.llm_threads;
     config.slots = u32::try_from(args.workers).unwrap_or(8).clamp(1, 16);

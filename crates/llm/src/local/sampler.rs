@@ -258,13 +258,27 @@ impl TokenSampler {
                             }
                         }
                     }
+                    if kept.is_empty() {
+                        // The grammar and the steering leave nothing in common (a string
+                        // at its length limit inside an unfinished number): the grammar
+                        // wins, and the caller's claim check judges the text.
+                        kept = candidates
+                            .data
+                            .iter()
+                            .take(LAST_RESORT_CANDIDATES)
+                            .copied()
+                            .collect();
+                    }
                     candidates = LlamaTokenDataArray::new(kept, true);
+                }
+                if candidates.data.is_empty() {
+                    // llama.cpp's samplers abort on an empty array; the grammar always
+                    // allows something (at worst, the end of the text), so this is a
+                    // finished grammar.
+                    return self.eos;
                 }
                 candidates.selected = None;
                 candidates.apply_sampler(post);
-                // The grammar always allows something (at worst, the end of the text);
-                // steering forbids the end only inside an unfinished number, which digits
-                // can always finish.
                 candidates.selected_token().unwrap_or(self.eos)
             }
         };

@@ -8,6 +8,7 @@ use vitrine_core::Role;
 
 use crate::{AppState, auth, openapi};
 
+pub(crate) mod content;
 pub(crate) mod events;
 pub(crate) mod keys;
 pub(crate) mod openai;
@@ -43,7 +44,19 @@ pub(crate) fn protected() -> OpenApiRouter<AppState> {
             products::remove
         ))
         .routes(routes!(events::record))
-        .routes(routes!(events::record_batch));
+        .routes(routes!(events::record_batch))
+        .routes(routes!(content::descriptions))
+        .routes(routes!(content::ads))
+        .routes(routes!(content::seo))
+        .routes(routes!(content::list_drafts))
+        .routes(routes!(content::show_draft))
+        .routes(routes!(content::review))
+        .routes(routes!(content::edit))
+        .routes(routes!(content::create_job, content::list_jobs))
+        .routes(routes!(content::show_job))
+        .routes(routes!(content::job_items))
+        .routes(routes!(content::cancel_job))
+        .routes(routes!(content::job_events));
     let admin = OpenApiRouter::new()
         .routes(routes!(keys::list, keys::create))
         .routes(routes!(keys::revoke));

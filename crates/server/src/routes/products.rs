@@ -2,8 +2,9 @@
 
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::IntoResponse;
-use serde::Deserialize;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use vitrine_core::{Error as CoreError, Page, Product, ProductInput, ProductQuery, parse_price};
 
 use crate::extract::{Json, Path, Query};
@@ -162,23 +163,66 @@ fn location(id: &str) -> String {
     url
 }
 
-/// One product.
+/// What a product read may add.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ShowParams {
+    /// `published`: add the approved generated content (what shoppers may see) under
+    /// `content`, by kind; an approved description also replaces `description`.
+    content: Option<String>,
+}
+
+/// A product with its approved generated content.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ProductWithContent {
+    /// The product.
+    #[serde(flatten)]
+    product: Product,
+    /// Approved content by kind (`description`, `seo`, `search`, …); drafts never appear.
+    #[schema(value_type = Object)]
+    content: serde_json::Map<String, serde_json::Value>,
+}
+
+/// One product; with `?content=published`, with its approved generated content.
 #[utoipa::path(
     get,
     path = "/v1/products/{id}",
     operation_id = "get_product",
     tag = "products",
-    params(("id" = String, Path, description = "Product id")),
+    params(("id" = String, Path, description = "Product id"), ShowParams),
     responses(
-        (status = 200, description = "The product", body = Product),
+        (status = 200, description = "The product (with `content` when asked for)", body = ProductWithContent),
         (status = 404, description = "No such product", body = ErrorBody),
+        (status = 422, description = "`content` is not `published`", body = ErrorBody),
     )
 )]
 pub(crate) async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Product>, ApiError> {
-    Ok(Json(state.engine(move |engine| engine.product(&id)).await?))
+    Query(params): Query<ShowParams>,
+) -> Result<Response, ApiError> {
+    match params.content.as_deref().map(str::trim) {
+        None | Some("") => {
+            Ok(Json(state.engine(move |engine| engine.product(&id)).await?).into_response())
+        }
+        Some("published") => {
+            let (mut product, content) = state
+                .engine(move |engine| Ok((engine.product(&id)?, engine.published(&id)?)))
+                .await?;
+            if let Some(text) = content
+                .get("description")
+                .and_then(|d| d.get("text"))
+                .and_then(|t| t.as_str())
+            {
+                product.description = Some(text.to_owned());
+            }
+            Ok(Json(ProductWithContent { product, content }).into_response())
+        }
+        Some(other) => Err(ApiError::Invalid(format!(
+            "content: '{other}' is not a content view; the one view is published"
+        ))),
+    }
 }
 
 /// Replaces a product's whole content: fields left out are cleared.

@@ -47,6 +47,7 @@ struct State {
     last: Mutex<Option<GenerationRequest>>,
     cancels: AtomicUsize,
     active: AtomicUsize,
+    context: std::sync::atomic::AtomicU32,
 }
 
 /// The fake generator; clones share their state.
@@ -69,8 +70,20 @@ impl FakeGenerator {
                 last: Mutex::new(None),
                 cancels: AtomicUsize::new(0),
                 active: AtomicUsize::new(0),
+                context: std::sync::atomic::AtomicU32::new(FAKE_CONTEXT),
             }),
         }
+    }
+
+    /// A fake whose context holds `context` tokens (words), for long prompts.
+    pub fn with_context(context: u32) -> Self {
+        let fake = Self::new();
+        fake.state.context.store(context, Ordering::SeqCst);
+        fake
+    }
+
+    fn context(&self) -> u32 {
+        self.state.context.load(Ordering::SeqCst)
     }
 
     pub fn set_mode(&self, mode: Mode) {
@@ -180,7 +193,7 @@ impl TextGenerator for FakeGenerator {
         GeneratorInfo {
             model: FAKE_MODEL.into(),
             backend: "fake".into(),
-            context_length: FAKE_CONTEXT,
+            context_length: self.context(),
         }
     }
 
@@ -214,10 +227,11 @@ impl TextGenerator for FakeGenerator {
             return Err(GenerateError::invalid("max_tokens", "must be at least 1"));
         }
         let prompt_tokens = self.count_tokens(&request.prompt)?;
-        if prompt_tokens > FAKE_CONTEXT {
+        let context = self.context();
+        if prompt_tokens > context {
             return Err(GenerateError::invalid(
                 "prompt",
-                format!("{prompt_tokens} tokens do not fit the context of {FAKE_CONTEXT}"),
+                format!("{prompt_tokens} tokens do not fit the context of {context}"),
             ));
         }
         *self.state.last.lock().unwrap() = Some(request.clone());

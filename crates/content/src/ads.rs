@@ -286,8 +286,8 @@ pub fn tidy(field: &Field, text: &str, opt_out: &str) -> Option<String> {
         .replace(['\u{2018}', '\u{2019}'], "'")
         .replace(['\u{201c}', '\u{201d}'], "\"");
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    let text = text.trim_matches(|c: char| c == '"' || c == '\'' || c == '*' || c == '-');
-    let text = text.trim();
+    let text = text
+        .trim_matches(|c: char| c == '"' || c == '\'' || c == '*' || c == '-' || c.is_whitespace());
     let limited = Field {
         max: field_max(field, opt_out),
         ..*field

@@ -92,7 +92,7 @@ impl FromStr for ContentKind {
 pub enum DraftStatus {
     /// Waiting for a person.
     Draft,
-    /// Approved: served to shoppers (the newest approved draft of a product and kind).
+    /// Approved: served to shoppers (at most one per product and kind).
     Approved,
     /// Rejected by a person.
     Rejected,

@@ -160,16 +160,18 @@ pub trait Store: Send + Sync {
     fn get_draft(&self, id: &str) -> Result<Draft>;
     /// A filtered page of drafts, newest first.
     fn list_drafts(&self, query: &DraftQuery) -> Result<Page<Draft>>;
-    /// Records a review. Approving supersedes the approved draft of the same product and kind
-    /// in the same transaction; `Conflict` if the draft is not waiting for review (approving an
-    /// approved draft again is a no-op).
+    /// Records a review. Approving (a draft, or a rejected or superseded one: a merchant may
+    /// roll back) supersedes the approved draft of the same product and kind in the same
+    /// transaction; approving an approved draft or rejecting a rejected one changes nothing;
+    /// rejecting an approved draft unpublishes it; rejecting a superseded one is `Conflict`.
     fn review_draft(&self, id: &str, decision: &Decision) -> Result<Draft>;
     /// The approved draft of each kind for a product (what shoppers see).
     fn published(&self, product_id: &str) -> Result<Vec<Draft>>;
 
     /// The ids of the products a selection covers, in id order.
     fn select_products(&self, selection: &ProductSelection) -> Result<Vec<String>>;
-    /// Creates a running job over `products` (each becomes a pending item).
+    /// Creates a running job over `products` (each becomes a pending item). A job without
+    /// products is left running: its creator ends it.
     fn create_job(&self, job: &JobNew, products: &[String]) -> Result<Job>;
     /// One job, or `NotFound`.
     fn get_job(&self, id: &str) -> Result<Job>;
@@ -177,7 +179,7 @@ pub trait Store: Send + Sync {
     fn list_jobs(&self, status: Option<JobStatus>, limit: u32, offset: u64) -> Result<Page<Job>>;
     /// A page of a job's items in id order; `NotFound` if the job does not exist.
     fn job_items(&self, id: &str, limit: u32, offset: u64) -> Result<Page<JobItem>>;
-    /// The products of a job's pending items, in id order.
+    /// The products of a job's pending items, in id order; `NotFound` if the job does not exist.
     fn pending_items(&self, id: &str) -> Result<Vec<String>>;
     /// Takes a running job for `runner` when nobody holds it or its holder's last heartbeat
     /// is older than `stale_before`; true if `runner` now holds it. A holder calls it again

@@ -173,6 +173,10 @@ pub trait Store: Send + Sync {
     /// Creates a running job over `products` (each becomes a pending item). A job without
     /// products is left running: its creator ends it.
     fn create_job(&self, job: &JobNew, products: &[String]) -> Result<Job>;
+    /// Starts a job over the products `selection` covers, or, in the same transaction, finds
+    /// the running job of the same kind with equal parameters (true then): two identical
+    /// requests at once make one job, never two.
+    fn start_job(&self, job: &JobNew, selection: &ProductSelection) -> Result<(Job, bool)>;
     /// One job, or `NotFound`.
     fn get_job(&self, id: &str) -> Result<Job>;
     /// A page of jobs, newest first; `status` filters.

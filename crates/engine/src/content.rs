@@ -10,11 +10,11 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use vitrine_content::{
     AD_PROMPT_VERSION, AdOptions, Channel, DESCRIPTION_PROMPT_VERSION, DescriptionOptions, Example,
-    Extractor, Facts, Grounding, Report, Verifier, fact_sheet, similar,
+    Extractor, Facts, Grounding, Report, Verifier, description_messages, fact_sheet, similar,
 };
 use vitrine_core::{
     ContentKind, Decision, Draft, DraftNew, DraftQuery, DraftStatus, Error as CoreError, Origin,
-    Page, Product, ProductQuery, Provenance, Review, TextGenerator, now_millis,
+    Page, Product, ProductQuery, Prompt, Provenance, Review, TextGenerator, now_millis,
 };
 
 use crate::ads::{Refused, advertise, describe_claim};
@@ -126,7 +126,9 @@ impl Engine {
         Ok(similar(product, &pool, EXAMPLES)
             .into_iter()
             .filter_map(|p| {
-                let facts = Facts::from_product(p, Grounding::WithDescription).ok()?;
+                // The example's facts without its description: the model sees facts turned
+                // into prose, not prose copied.
+                let facts = Facts::from_product(p, Grounding::AttributesOnly).ok()?;
                 let description = p.description.as_deref()?.trim();
                 let clipped: String = description.chars().take(EXAMPLE_CHARS).collect();
                 // Cut back to the last whole sentence.
@@ -156,7 +158,18 @@ impl Engine {
             Facts::from_product(product, Grounding::WithDescription).map_err(content_error)?;
         let generator = self.model()?;
         let extractor = self.extractor()?;
-        let examples = self.examples(product)?;
+        let mut examples = self.examples(product)?;
+        // Fewer examples rather than a prompt the model's context cannot hold with its answer.
+        let context = generator.info().context_length;
+        while !examples.is_empty() {
+            let prompt = Prompt::Chat(description_messages(&facts, options, &examples));
+            match generator.count_tokens(&prompt) {
+                Ok(n) if n + options.length.max_tokens() > context => {
+                    examples.pop();
+                }
+                _ => break,
+            }
+        }
         let seed = options.seed.unwrap_or_else(|| rand::rng().next_u64() >> 11);
         let settings = CopySettings::default();
         let model = generator.info().model;
@@ -518,15 +531,35 @@ fn check_content(kind: ContentKind, content: Value) -> Result<Value> {
                 None => !text.trim().is_empty() && text.chars().count() <= max,
             };
             if !fits {
+                let (length, limit) =
+                    field.map_or((text.chars().count(), max), |f| f.measure(text));
                 return Err(CoreError::invalid(
                     field_name,
-                    format!("'{text}' is empty or over the limit of {max} characters"),
+                    format!("'{text}' is empty or over its limit ({length} of {limit})"),
+                )
+                .into());
+            }
+            if kind == ContentKind::Sms && !has_opt_out(text) {
+                return Err(CoreError::invalid(
+                    field_name,
+                    format!(
+                        "an SMS must tell how to opt out (as \"{}\")",
+                        vitrine_content::DEFAULT_OPT_OUT
+                    ),
                 )
                 .into());
             }
         }
     }
     Ok(content)
+}
+
+/// Whether an SMS says how to stop receiving them.
+fn has_opt_out(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    ["stop", "opt out", "opt-out", "unsubscribe"]
+        .iter()
+        .any(|w| lower.contains(w))
 }
 
 fn content_texts(content: &Value) -> Vec<String> {

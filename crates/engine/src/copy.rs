@@ -140,6 +140,9 @@ impl Variant<'_> {
                 ..Sampling::default()
             };
             request.steer = self.steer.clone();
+            // Reuse the shared rules' KV cache even though the request is seeded: under a batch
+            // load, exact reproduction is not on offer anyway, and prefill is most of the cost.
+            request.cache_prompt = Some(true);
             let answer = generate(generator, request)?;
             tokens += answer.usage.completion_tokens;
             let raw = whole_sentences(&answer.text, answer.finish_reason);

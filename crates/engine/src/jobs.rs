@@ -73,28 +73,7 @@ impl Engine {
             .validate()
             .map_err(crate::content::content_error)?;
         let params = serde_json::to_value(spec).map_err(|e| CoreError::Storage(e.to_string()))?;
-        let mut offset = 0;
-        loop {
-            let page = self
-                .store()
-                .list_jobs(Some(JobStatus::Running), crate::MAX_PAGE, offset)?;
-            if let Some(job) = page
-                .items
-                .iter()
-                .find(|j| j.kind == DESCRIPTIONS && j.params == params)
-            {
-                return Ok((job.clone(), true));
-            }
-            offset += page.items.len() as u64;
-            if page.items.is_empty() || offset >= page.total {
-                break;
-            }
-        }
-        let products = self.store().select_products(&ProductSelection {
-            category: spec.category.clone(),
-            missing_description: spec.missing_only,
-        })?;
-        let job = self.store().create_job(
+        let (job, resumed) = self.store().start_job(
             &JobNew {
                 id: new_id("job"),
                 kind: DESCRIPTIONS.into(),
@@ -102,8 +81,14 @@ impl Engine {
                 actor: actor.to_owned(),
                 created_at: now_millis(),
             },
-            &products,
+            &ProductSelection {
+                category: spec.category.clone(),
+                missing_description: spec.missing_only,
+            },
         )?;
+        if resumed {
+            return Ok((job, true));
+        }
         // A job with nothing to do is done at once.
         let job = if job.total == 0 {
             self.store().end_job(&job.id, JobStatus::Done)?
@@ -172,7 +157,7 @@ impl Engine {
                             let next = pending.lock().ok().and_then(|mut p| p.next());
                             let Some(product_id) = next else { return };
                             let started = Instant::now();
-                            let outcome = self.job_item(&product_id, &spec, id);
+                            let outcome = self.job_item(&product_id, &spec, &job);
                             let elapsed_ms = started.elapsed().as_millis() as u64;
                             let (outcome, error) = match outcome {
                                 Ok(drafts) => (ItemOutcome::Done { drafts, elapsed_ms }, None),
@@ -229,12 +214,12 @@ impl Engine {
         &self,
         product_id: &str,
         spec: &DescriptionJob,
-        job: &str,
+        job: &Job,
     ) -> Result<Vec<vitrine_core::DraftNew>> {
         let product = self.product(product_id)?;
         let mut tries = 0;
         loop {
-            match self.write_descriptions(&product, &spec.options, "job", Some(job)) {
+            match self.write_descriptions(&product, &spec.options, &job.actor, Some(&job.id)) {
                 Ok((drafts, _)) if !drafts.is_empty() => return Ok(drafts),
                 Ok((_, failures)) => {
                     return Err(Error::Format(format!(
@@ -247,6 +232,15 @@ impl Engine {
                 {
                     tries += 1;
                     std::thread::sleep(retry_after.max(Duration::from_millis(250)));
+                }
+                // What the model's backend said stays in the log; the item says what failed.
+                Err(Error::Generate(
+                    e @ (GenerateError::Unavailable(_) | GenerateError::Backend(_)),
+                )) => {
+                    tracing::error!(product = product_id, error = %e, "job item failed");
+                    return Err(Error::Format(
+                        "text generation failed; the server log says why".into(),
+                    ));
                 }
                 Err(e) => return Err(e),
             }

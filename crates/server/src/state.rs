@@ -18,6 +18,8 @@ struct Inner {
     engine: Engine,
     metrics: Metrics,
     body_limit: usize,
+    /// Jobs this process has a runner thread for.
+    runners: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -37,6 +39,7 @@ impl AppState {
                 engine,
                 metrics: Metrics::new(),
                 body_limit,
+                runners: std::sync::Mutex::default(),
             }),
         }
     }
@@ -59,41 +62,53 @@ impl AppState {
     /// run, or a process that died and whose hold has not yet gone stale), the thread waits and
     /// tries again, so a job left by a killed process is always taken up.
     pub(crate) fn spawn_job(&self, id: String, workers: usize) {
+        // One runner thread per job in this process: a resumed request reuses it.
+        if let Ok(mut runners) = self.inner.runners.lock()
+            && !runners.insert(id.clone())
+        {
+            return;
+        }
+        let state = self.clone();
         let engine = self.inner.engine.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("job-{id}"))
             .spawn(move || {
-                loop {
-                    match engine.run_job(&id, workers, &|_| {}) {
-                        Ok(job) if job.status == vitrine_core::JobStatus::Running => {
-                            // Stopped without finishing (its hold was taken over): look again.
-                        }
-                        Ok(job) => {
-                            tracing::info!(
-                                job = %job.id, status = %job.status, done = job.done,
-                                failed = job.failed, "job runner stopped"
-                            );
-                            return;
-                        }
-                        Err(vitrine_engine::Error::Domain(vitrine_core::Error::Conflict(
-                            reason,
-                        ))) => {
-                            tracing::debug!(job = %id, %reason, "job has another runner; waiting");
-                        }
-                        Err(e) => {
-                            tracing::error!(job = %id, error = %e, "job runner failed");
-                            return;
-                        }
-                    }
-                    std::thread::sleep(std::time::Duration::from_secs(15));
-                    match engine.job(&id) {
-                        Ok(job) if !job.status.is_finished() => {}
-                        _ => return,
-                    }
+                Self::run_job_thread(&engine, &id, workers);
+                if let Ok(mut runners) = state.inner.runners.lock() {
+                    runners.remove(&id);
                 }
             });
         if let Err(e) = spawned {
             tracing::error!(error = %e, "cannot start a job thread");
+        }
+    }
+
+    fn run_job_thread(engine: &Engine, id: &str, workers: usize) {
+        loop {
+            match engine.run_job(id, workers, &|_| {}) {
+                Ok(job) if job.status == vitrine_core::JobStatus::Running => {
+                    // Stopped without finishing (its hold was taken over): look again.
+                }
+                Ok(job) => {
+                    tracing::info!(
+                        job = %job.id, status = %job.status, done = job.done,
+                        failed = job.failed, "job runner stopped"
+                    );
+                    return;
+                }
+                Err(vitrine_engine::Error::Domain(vitrine_core::Error::Conflict(reason))) => {
+                    tracing::debug!(job = %id, %reason, "job has another runner; waiting");
+                }
+                Err(e) => {
+                    tracing::error!(job = %id, error = %e, "job runner failed");
+                    return;
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_secs(5));
+            match engine.job(id) {
+                Ok(job) if !job.status.is_finished() => {}
+                _ => return,
+            }
         }
     }
 

@@ -103,6 +103,31 @@ pub(crate) fn select_products(conn: &Connection, sel: &ProductSelection) -> Resu
 
 /// Creates a running job with one pending item per distinct product; `Conflict` if the id is
 /// taken.
+/// The running job of `kind` whose parameters equal `params`, oldest first.
+pub(crate) fn find_running(
+    conn: &Connection,
+    kind: &str,
+    params: &serde_json::Value,
+) -> Result<Option<Job>> {
+    let ids: Vec<String> = conn
+        .prepare_cached(
+            "SELECT id FROM jobs WHERE status = 'running' AND kind = ?1 ORDER BY created_at, seq",
+        )
+        .and_then(|mut s| {
+            s.query_map([kind], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(db)?;
+    for id in ids {
+        if let Some(job) = get(conn, &id)?
+            && &job.params == params
+        {
+            return Ok(Some(job));
+        }
+    }
+    Ok(None)
+}
+
 pub(crate) fn create(conn: &Connection, job: &JobNew, products: &[String]) -> Result<Job> {
     if get(conn, &job.id)?.is_some() {
         return Err(Error::Conflict(format!("job '{}' already exists", job.id)));

@@ -241,6 +241,16 @@ impl Store for SqliteStore {
         self.write_tx(|c| jobs::create(c, job, products))
     }
 
+    fn start_job(&self, job: &JobNew, selection: &ProductSelection) -> CoreResult<(Job, bool)> {
+        self.write_tx(|c| {
+            if let Some(running) = jobs::find_running(c, &job.kind, &job.params)? {
+                return Ok((running, true));
+            }
+            let products = jobs::select_products(c, selection)?;
+            Ok((jobs::create(c, job, &products)?, false))
+        })
+    }
+
     fn get_job(&self, id: &str) -> CoreResult<Job> {
         self.readers.with(|c| jobs::require(c, id))
     }

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use common::TestApp;
 use serde_json::Value;
 
-const V1_PATHS: [&str; 10] = [
+const V1_PATHS: [&str; 22] = [
     "/v1/products",
     "/v1/products/{id}",
     "/v1/events",
@@ -18,6 +18,18 @@ const V1_PATHS: [&str; 10] = [
     "/v1/chat/completions",
     "/v1/completions",
     "/v1/models",
+    "/v1/products/{id}/descriptions",
+    "/v1/products/{id}/ads",
+    "/v1/products/{id}/seo",
+    "/v1/drafts",
+    "/v1/drafts/{id}",
+    "/v1/drafts/{id}/review",
+    "/v1/drafts/{id}/edits",
+    "/v1/jobs",
+    "/v1/jobs/{id}",
+    "/v1/jobs/{id}/items",
+    "/v1/jobs/{id}/cancel",
+    "/v1/jobs/{id}/events",
 ];
 
 #[tokio::test]

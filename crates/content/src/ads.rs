@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use vitrine_core::{ChatMessage, ChatRole, Product, currency_exponent, format_minor};
 
-use crate::channel::{Channel, Counting, Field, dedupe, sms_with_opt_out};
+use crate::channel::{Channel, Counting, Field, dedupe, has_opt_out, sms_with_opt_out};
 use crate::error::{Error, Result};
 use crate::facts::Facts;
 use crate::prompt::{MAX_VARIANTS, Tone, fact_sheet};
@@ -83,6 +83,14 @@ impl AdOptions {
                 return Err(Error::InvalidOption {
                     field: "opt_out",
                     reason: format!("must be one line of 1 to {MAX_OPT_OUT_CHARS} characters"),
+                });
+            }
+            if !has_opt_out(opt_out) {
+                return Err(Error::InvalidOption {
+                    field: "opt_out",
+                    reason: format!(
+                        "must tell how to opt out (STOP, unsubscribe or opt out), as \"{DEFAULT_OPT_OUT}\" does"
+                    ),
                 });
             }
         }
@@ -581,7 +589,11 @@ pub fn assemble(
         .collect();
     let mut creatives = Vec::new();
     let mut seen: HashSet<Vec<String>> = HashSet::new();
-    for variant in 0..variants as usize {
+    let longest = pools.iter().map(|(_, p)| p.len()).max().unwrap_or(0);
+    for attempt in 0..(variants as usize * longest.max(1)) {
+        if creatives.len() == variants as usize {
+            break;
+        }
         let mut fields = Vec::new();
         for (field, pool) in &pools {
             let n = items_per_creative(field);
@@ -589,8 +601,11 @@ pub fn assemble(
                 return creatives;
             }
             let take = n.min(pool.len());
-            // Each creative starts further along the pool, so creatives differ.
-            let start = (variant * take) % pool.len();
+            // Each creative starts further along the pool, so creatives differ; once round,
+            // one step further, so a pool of twice the texts a creative takes gives more than
+            // two creatives.
+            let rounds = pool.len().div_ceil(take);
+            let start = (attempt * take + attempt / rounds) % pool.len();
             let mut items: Vec<Candidate> = (0..take)
                 .map(|k| pool[(start + k) % pool.len()].clone())
                 .collect();

@@ -209,6 +209,18 @@ impl Field {
     }
 }
 
+/// Whether a text tells how to stop receiving messages: "stop", "unsubscribe" or "opt out" as
+/// words ("nonstop" does not count).
+pub fn has_opt_out(text: &str) -> bool {
+    let words: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    words.iter().any(|w| w == "stop" || w == "unsubscribe")
+        || words.windows(2).any(|p| p[0] == "opt" && p[1] == "out")
+}
+
 /// An SMS body with the merchant's opt-out text appended, shortened so the whole message fits;
 /// `None` when even the shortest boundary does not.
 pub fn sms_with_opt_out(body: &str, opt_out: &str) -> Option<String> {

@@ -21,7 +21,8 @@ pub use ads::{
     items_per_creative, parse_candidates, record_candidates, tidy,
 };
 pub use channel::{
-    Channel, Counting, Field, SMS_GSM7_MAX, SMS_UCS2_MAX, dedupe, sms_length, sms_with_opt_out,
+    Channel, Counting, Field, SMS_GSM7_MAX, SMS_UCS2_MAX, dedupe, has_opt_out, sms_length,
+    sms_with_opt_out,
 };
 pub use claim::{Claim, ClaimKind, Detail, Extractor};
 pub use error::{Error, Result};

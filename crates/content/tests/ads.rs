@@ -5,8 +5,8 @@
 use serde_json::json;
 use vitrine_content::{
     AdOptions, Candidate, Channel, DEFAULT_OPT_OUT, Facts, Grounding, Source, assemble,
-    field_schema, is_relevant, items_per_creative, parse_candidates, record_candidates, sms_length,
-    tidy,
+    field_schema, has_opt_out, is_relevant, items_per_creative, parse_candidates,
+    record_candidates, sms_length, tidy,
 };
 use vitrine_core::{Product, ProductDraft};
 
@@ -219,4 +219,56 @@ fn off_topic_and_copied_texts_are_not_relevant() {
         "A soft organic cotton tee you will reach for every day.",
         &facts
     ));
+}
+
+#[test]
+fn an_sms_opt_out_must_say_how_to_opt_out() {
+    assert!(has_opt_out(DEFAULT_OPT_OUT));
+    assert!(has_opt_out("Text STOP to end"));
+    assert!(has_opt_out("Opt-out: reply N"));
+    assert!(has_opt_out("Unsubscribe at shop.example"));
+    assert!(!has_opt_out("Nonstop deals!"));
+    assert!(!has_opt_out("Thanks!"));
+    let mut options = AdOptions::new(Channel::Sms);
+    options.opt_out = Some("Thanks!".into());
+    assert!(options.validate().is_err());
+    options.opt_out = Some("Reply STOP to end".into());
+    assert!(options.validate().is_ok());
+}
+
+#[test]
+fn a_pool_of_ten_headlines_gives_three_different_creatives() {
+    let headlines = Channel::Search.fields()[0];
+    let descriptions = Channel::Search.fields()[1];
+    let pool = |texts: Vec<String>| -> Vec<Candidate> {
+        texts
+            .into_iter()
+            .map(|text| Candidate {
+                text,
+                source: Source::Model,
+            })
+            .collect()
+    };
+    let nouns = [
+        "Tee", "Shirt", "Hoodie", "Jacket", "Sweater", "Cap", "Scarf", "Sock", "Glove", "Belt",
+    ];
+    let pools = vec![
+        (
+            headlines,
+            pool(nouns.iter().map(|n| format!("Northfold {n}")).collect()),
+        ),
+        (
+            descriptions,
+            pool(vec![
+                "Soft organic cotton for every day.".into(),
+                "A relaxed fit that keeps its shape.".into(),
+            ]),
+        ),
+    ];
+    let creatives = assemble(Channel::Search, &pools, 3, "");
+    assert_eq!(creatives.len(), 3);
+    let mut keys: Vec<String> = creatives.iter().map(|c| c.to_json().to_string()).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 3);
 }

@@ -175,7 +175,7 @@ pub trait Store: Send + Sync {
     fn create_job(&self, job: &JobNew, products: &[String]) -> Result<Job>;
     /// Starts a job over the products `selection` covers, or, in the same transaction, finds
     /// the running job of the same kind with equal parameters (true then): two identical
-    /// requests at once make one job, never two.
+    /// requests at once make one job, never two. A job over no products is created done.
     fn start_job(&self, job: &JobNew, selection: &ProductSelection) -> Result<(Job, bool)>;
     /// One job, or `NotFound`.
     fn get_job(&self, id: &str) -> Result<Job>;

@@ -244,16 +244,7 @@ impl Engine {
     ) -> Result<Generated> {
         let product = self.product(product_id)?;
         let (drafts, failures) = self.write_descriptions(&product, options, actor, None)?;
-        let drafts = if drafts.is_empty() {
-            Vec::new()
-        } else {
-            self.store().insert_drafts(&drafts)?
-        };
-        Ok(Generated {
-            drafts,
-            requested: options.variants,
-            failures,
-        })
+        self.store_generated(&drafts, options.variants, failures)
     }
 
     /// Generates ad creatives (or SEO tags) for a product and stores them as drafts.
@@ -329,14 +320,24 @@ impl Engine {
                 outcome.refused.len()
             ));
         }
+        self.store_generated(&drafts, options.variants, failures)
+    }
+
+    /// Stores a request's drafts in one transaction.
+    fn store_generated(
+        &self,
+        drafts: &[DraftNew],
+        requested: u32,
+        failures: Vec<String>,
+    ) -> Result<Generated> {
         let drafts = if drafts.is_empty() {
             Vec::new()
         } else {
-            self.store().insert_drafts(&drafts)?
+            self.store().insert_drafts(drafts)?
         };
         Ok(Generated {
             drafts,
-            requested: options.variants,
+            requested,
             failures,
         })
     }
@@ -539,7 +540,7 @@ fn check_content(kind: ContentKind, content: Value) -> Result<Value> {
                 )
                 .into());
             }
-            if kind == ContentKind::Sms && !has_opt_out(text) {
+            if kind == ContentKind::Sms && !vitrine_content::has_opt_out(text) {
                 return Err(CoreError::invalid(
                     field_name,
                     format!(
@@ -552,14 +553,6 @@ fn check_content(kind: ContentKind, content: Value) -> Result<Value> {
         }
     }
     Ok(content)
-}
-
-/// Whether an SMS says how to stop receiving them.
-fn has_opt_out(text: &str) -> bool {
-    let lower = text.to_lowercase();
-    ["stop", "opt out", "opt-out", "unsubscribe"]
-        .iter()
-        .any(|w| lower.contains(w))
 }
 
 fn content_texts(content: &Value) -> Vec<String> {

@@ -73,7 +73,7 @@ impl Engine {
             .validate()
             .map_err(crate::content::content_error)?;
         let params = serde_json::to_value(spec).map_err(|e| CoreError::Storage(e.to_string()))?;
-        let (job, resumed) = self.store().start_job(
+        Ok(self.store().start_job(
             &JobNew {
                 id: new_id("job"),
                 kind: DESCRIPTIONS.into(),
@@ -85,17 +85,7 @@ impl Engine {
                 category: spec.category.clone(),
                 missing_description: spec.missing_only,
             },
-        )?;
-        if resumed {
-            return Ok((job, true));
-        }
-        // A job with nothing to do is done at once.
-        let job = if job.total == 0 {
-            self.store().end_job(&job.id, JobStatus::Done)?
-        } else {
-            job
-        };
-        Ok((job, false))
+        )?)
     }
 
     /// Runs a job's pending items with `workers` at once until none is left or the job is
@@ -126,7 +116,12 @@ impl Engine {
             ))
             .into());
         }
-        let pending = Mutex::new(self.store().pending_items(id)?.into_iter());
+        let pending = self.store().pending_items(id)?;
+        if pending.is_empty() {
+            // Every item was finished (by an earlier runner that died before ending the job).
+            return Ok(self.store().end_job(id, JobStatus::Done)?);
+        }
+        let pending = Mutex::new(pending.into_iter());
         let stop = AtomicBool::new(false);
         let failure: Mutex<Option<Error>> = Mutex::new(None);
         std::thread::scope(|scope| {
@@ -157,7 +152,16 @@ impl Engine {
                             let next = pending.lock().ok().and_then(|mut p| p.next());
                             let Some(product_id) = next else { return };
                             let started = Instant::now();
-                            let outcome = self.job_item(&product_id, &spec, &job);
+                            // A bug on one product fails that item, not the run (and
+                            // not, retried forever, every later run).
+                            let outcome =
+                                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                    self.job_item(&product_id, &spec, &job)
+                                }))
+                                .unwrap_or_else(|_| {
+                                    tracing::error!(product = %product_id, "job item panicked");
+                                    Err(Error::Format("internal error; the log says more".into()))
+                                });
                             let elapsed_ms = started.elapsed().as_millis() as u64;
                             let (outcome, error) = match outcome {
                                 Ok(drafts) => (ItemOutcome::Done { drafts, elapsed_ms }, None),
@@ -169,7 +173,21 @@ impl Engine {
                                     Some(e.to_string()),
                                 ),
                             };
-                            match self.store().finish_item(id, &product_id, &outcome) {
+                            let finished = match self.store().finish_item(id, &product_id, &outcome)
+                            {
+                                // The product was deleted while its copy was written.
+                                Err(CoreError::NotFound {
+                                    kind: "product", ..
+                                }) => {
+                                    let failed = ItemOutcome::Failed {
+                                        error: "the product was deleted".into(),
+                                        elapsed_ms,
+                                    };
+                                    self.store().finish_item(id, &product_id, &failed)
+                                }
+                                other => other,
+                            };
+                            match finished {
                                 Ok(job) => on_event(&JobEvent::Item {
                                     job,
                                     product_id,

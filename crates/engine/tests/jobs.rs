@@ -19,6 +19,8 @@ use vitrine_engine::{DescriptionJob, Engine, EngineConfig, Error, JobEvent};
 struct Scripted {
     fail: AtomicBool,
     calls: AtomicUsize,
+    /// A database in which the first request deletes product `tee-2`.
+    delete_in: std::sync::Mutex<Option<std::path::PathBuf>>,
 }
 
 const TEXT: &str = "A soft and easy piece for every day. It feels good from the first wear \
@@ -47,6 +49,12 @@ impl TextGenerator for Scripted {
         mut sink: Box<dyn TokenSink>,
     ) -> Result<(), GenerateError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
+        if let Some(db) = self.delete_in.lock().unwrap().take() {
+            use vitrine_core::Store;
+            let store = vitrine_store::SqliteStore::open(&vitrine_store::SqliteConfig { path: db })
+                .unwrap();
+            store.delete_product("tee-2").unwrap();
+        }
         if self.fail.load(Ordering::SeqCst) {
             return Err(GenerateError::Unavailable("the model is down".into()));
         }
@@ -297,4 +305,33 @@ fn missing_only_skips_described_products() {
         )
         .unwrap();
     assert_eq!((empty.total, empty.status), (0, JobStatus::Done));
+}
+
+#[test]
+fn a_product_deleted_while_its_copy_is_written_fails_its_item_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let generator = Arc::new(Scripted::default());
+    let engine = engine(&dir, generator.clone());
+    let (job, _) = engine
+        .start_description_job(
+            &DescriptionJob {
+                category: None,
+                ..spec()
+            },
+            "test",
+        )
+        .unwrap();
+    // The first item (tee-0) deletes tee-2 while it is written; tee-2's turn then finds no
+    // product. Either way the item fails and the others finish.
+    *generator.delete_in.lock().unwrap() = Some(dir.path().join("vitrine.db"));
+    let finished = engine.run_job(&job.id, 1, &|_| {}).unwrap();
+    assert_eq!(finished.status, JobStatus::Done);
+    assert_eq!((finished.done, finished.failed), (4, 1));
+    let items = engine.job_items(&job.id, 10, 0).unwrap();
+    let failed = items
+        .items
+        .iter()
+        .find(|i| i.product_id == "tee-2")
+        .unwrap();
+    assert!(failed.error.is_some());
 }

@@ -100,8 +100,8 @@ impl AppState {
                     tracing::debug!(job = %id, %reason, "job has another runner; waiting");
                 }
                 Err(e) => {
-                    tracing::error!(job = %id, error = %e, "job runner failed");
-                    return;
+                    // A storage hiccup: try again while the job is unfinished.
+                    tracing::error!(job = %id, error = %e, "job runner failed; retrying");
                 }
             }
             std::thread::sleep(std::time::Duration::from_secs(5));

@@ -247,7 +247,12 @@ impl Store for SqliteStore {
                 return Ok((running, true));
             }
             let products = jobs::select_products(c, selection)?;
-            Ok((jobs::create(c, job, &products)?, false))
+            let created = jobs::create(c, job, &products)?;
+            // A job with nothing to do is done in the transaction that made it.
+            if created.total == 0 {
+                return Ok((jobs::end(c, &created.id, JobStatus::Done)?, false));
+            }
+            Ok((created, false))
         })
     }
 

@@ -327,6 +327,8 @@ fn batch(global: &Global, args: BatchArgs) -> Outcome {
         missing_only: args.missing_only,
         options,
     };
+    // The model first: a job is started only when it can run.
+    let generator = llm.generator()?;
     let engine = global.engine()?;
     let (job, resumed) = engine.start_description_job(&spec, ACTOR)?;
     if resumed {
@@ -341,7 +343,7 @@ fn batch(global: &Global, args: BatchArgs) -> Outcome {
         eprintln!("job {} is {}: nothing to do", job.id, job.status);
         return Ok(());
     }
-    let engine = engine.with_generator(llm.generator()?);
+    let engine = engine.with_generator(generator);
     let bar = (std::io::stderr().is_terminal()).then(|| {
         let bar = ProgressBar::new(job.total);
         bar.set_style(
@@ -404,6 +406,14 @@ fn batch(global: &Global, args: BatchArgs) -> Outcome {
     };
     if let Some(bar) = bar {
         bar.finish_and_clear();
+    }
+    if finished.status == vitrine_core::JobStatus::Running {
+        return Err(Failure::Internal(anyhow::anyhow!(
+            "job {} stopped with {} products left (another runner took it over, or the \
+             database was busy); run the same command again to continue",
+            finished.id,
+            finished.pending()
+        )));
     }
     let minutes = started.elapsed().as_secs_f64() / 60.0;
     let here = (finished.done + finished.failed).saturating_sub(at_start);

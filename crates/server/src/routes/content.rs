@@ -343,6 +343,11 @@ pub(crate) async fn create_job(
             "workers: {workers} is out of range 1..={MAX_JOB_WORKERS}"
         )));
     }
+    request
+        .spec
+        .options
+        .validate()
+        .map_err(|e| ApiError::Invalid(e.to_string()))?;
     if state.generator().is_none() {
         return Err(ApiError::NoModel);
     }

@@ -164,9 +164,9 @@ fn location(id: &str) -> String {
 }
 
 /// What a product read may add.
+/// Other query parameters (a cache-buster) are ignored, as they always were on this route.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
 pub(crate) struct ShowParams {
     /// `published`: add the approved generated content (what shoppers may see) under
     /// `content`, by kind; an approved description also replaces `description`.

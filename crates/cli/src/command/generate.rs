@@ -235,12 +235,7 @@ pub(crate) fn run(global: &Global, command: Command) -> Outcome {
                 opt_out: args.opt_out.clone(),
                 ..AdOptions::new(args.channel.into())
             };
-            options
-                .validate()
-                .map_err(|e| Failure::BadInput(e.to_string()))?;
-            let engine = engine(global, &args.llm)?;
-            let generated = engine.generate_ads(&args.product, &options, ACTOR)?;
-            print_generated(&generated, args.json)
+            creatives(global, &args.llm, &args.product, &options, args.json)
         }
         Command::Seo(args) => {
             let options = AdOptions {
@@ -248,14 +243,24 @@ pub(crate) fn run(global: &Global, command: Command) -> Outcome {
                 seed: args.seed,
                 ..AdOptions::new(Channel::Seo)
             };
-            options
-                .validate()
-                .map_err(|e| Failure::BadInput(e.to_string()))?;
-            let engine = engine(global, &args.llm)?;
-            let generated = engine.generate_ads(&args.product, &options, ACTOR)?;
-            print_generated(&generated, args.json)
+            creatives(global, &args.llm, &args.product, &options, args.json)
         }
     }
+}
+
+/// Ad creatives or SEO tags for one product, stored and printed.
+fn creatives(
+    global: &Global,
+    llm: &LlmArgs,
+    product: &str,
+    options: &AdOptions,
+    json: bool,
+) -> Outcome {
+    options
+        .validate()
+        .map_err(|e| Failure::BadInput(e.to_string()))?;
+    let generated = engine(global, llm)?.generate_ads(product, options, ACTOR)?;
+    print_generated(&generated, json)
 }
 
 fn engine(global: &Global, llm: &LlmArgs) -> Result<Engine, Failure> {

@@ -548,8 +548,8 @@ impl Creative {
             .flat_map(|(_, items)| items.iter().map(|c| c.text.as_str()))
     }
 
-    fn field(&self, name: &str) -> Option<&'static Field> {
-        self.channel.fields().iter().find(|f| f.name == name)
+    fn field(&self, name: &str) -> Option<Field> {
+        self.channel.field(name)
     }
 
     /// Whether every text fits its field and each field has its number of texts.
@@ -633,11 +633,7 @@ mod tests {
     use super::*;
 
     fn field(channel: Channel, name: &str) -> Field {
-        *channel
-            .fields()
-            .iter()
-            .find(|f| f.name == name)
-            .expect("field")
+        channel.field(name).expect("field")
     }
 
     #[test]

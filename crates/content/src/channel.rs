@@ -92,6 +92,11 @@ impl Channel {
         }
     }
 
+    /// The field called `name`, if the channel has one.
+    pub fn field(self, name: &str) -> Option<Field> {
+        self.fields().iter().find(|f| f.name == name).copied()
+    }
+
     /// The fields of one creative.
     pub fn fields(self) -> &'static [Field] {
         const SEARCH: &[Field] = &[
@@ -284,11 +289,7 @@ mod tests {
     use super::*;
 
     fn field(channel: Channel, name: &str) -> Field {
-        *channel
-            .fields()
-            .iter()
-            .find(|f| f.name == name)
-            .expect("field")
+        channel.field(name).expect("field")
     }
 
     #[test]

@@ -136,8 +136,8 @@ fn every_creative_is_within_every_limit_whatever_the_model_writes() {
         for creative in &creatives {
             assert!(creative.within_limits(), "{channel:?}: {creative:?}");
             for (name, items) in &creative.fields {
-                let field = channel.fields().iter().find(|f| f.name == name).unwrap();
-                assert!(items.len() <= items_per_creative(field).max(field.min_items));
+                let field = channel.field(name).unwrap();
+                assert!(items.len() <= items_per_creative(&field).max(field.min_items));
                 for item in items {
                     let (n, max) = field.measure(&item.text);
                     assert!(n <= max, "{channel:?}.{name}: {} ({n} > {max})", item.text);

@@ -9,8 +9,9 @@ use rand::RngCore;
 use serde::Serialize;
 use serde_json::{Value, json};
 use vitrine_content::{
-    AD_PROMPT_VERSION, AdOptions, Channel, DESCRIPTION_PROMPT_VERSION, DescriptionOptions, Example,
-    Extractor, Facts, Grounding, Report, Verifier, description_messages, fact_sheet, similar,
+    AD_PROMPT_VERSION, AdOptions, Channel, Counting, DESCRIPTION_PROMPT_VERSION,
+    DescriptionOptions, Example, Extractor, Facts, Field, Grounding, Report, Verifier,
+    description_messages, fact_sheet, similar,
 };
 use vitrine_core::{
     ContentKind, Decision, Draft, DraftNew, DraftQuery, DraftStatus, Error as CoreError, Origin,
@@ -481,16 +482,19 @@ fn check_content(kind: ContentKind, content: Value) -> Result<Value> {
     let Value::Object(map) = &content else {
         return Err(CoreError::invalid("content", "must be a JSON object").into());
     };
-    let fields: Vec<(&str, usize, usize, usize)> = match channel_of(kind) {
-        None => vec![("text", MAX_EDIT_CHARS, 1, 1)],
-        Some(channel) => channel
-            .fields()
-            .iter()
-            .map(|f| (f.name, f.max, f.min_items, f.max_items))
-            .collect(),
+    // A description is one text of up to MAX_EDIT_CHARS; a creative has its channel's fields.
+    let fields: Vec<Field> = match channel_of(kind) {
+        None => vec![Field {
+            name: "text",
+            max: MAX_EDIT_CHARS,
+            min_items: 1,
+            max_items: 1,
+            counting: Counting::Chars,
+        }],
+        Some(channel) => channel.fields().to_vec(),
     };
     for key in map.keys() {
-        if !fields.iter().any(|(name, ..)| name == key) {
+        if !fields.iter().any(|f| f.name == key) {
             return Err(CoreError::invalid(
                 format!("content.{key}"),
                 format!("is not a field of {kind} content"),
@@ -498,9 +502,10 @@ fn check_content(kind: ContentKind, content: Value) -> Result<Value> {
             .into());
         }
     }
-    for (name, max, min_items, max_items) in fields {
-        let field_name = format!("content.{name}");
-        let texts: Vec<&str> = match map.get(name) {
+    for field in fields {
+        let (min_items, max_items) = (field.min_items, field.max_items);
+        let field_name = format!("content.{}", field.name);
+        let texts: Vec<&str> = match map.get(field.name) {
             Some(Value::String(s)) if max_items == 1 => vec![s.as_str()],
             Some(Value::Array(items)) if max_items > 1 => items
                 .iter()
@@ -525,15 +530,8 @@ fn check_content(kind: ContentKind, content: Value) -> Result<Value> {
             .into());
         }
         for text in texts {
-            let field =
-                channel_of(kind).and_then(|c| c.fields().iter().find(|f| f.name == name).copied());
-            let fits = match field {
-                Some(f) => f.fits(text),
-                None => !text.trim().is_empty() && text.chars().count() <= max,
-            };
-            if !fits {
-                let (length, limit) =
-                    field.map_or((text.chars().count(), max), |f| f.measure(text));
+            if !field.fits(text) {
+                let (length, limit) = field.measure(text);
                 return Err(CoreError::invalid(
                     field_name,
                     format!("'{text}' is empty or over its limit ({length} of {limit})"),

@@ -48,10 +48,12 @@ test: setup
 	$(CARGO) test --workspace --locked
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --locked
 
-## bench: import throughput and memory; LLM serving beside llama.cpp (JSON in bench/results/)
+## bench: import throughput and memory; LLM serving beside llama.cpp; grounded product copy
+## on 30 Myntra products (JSON in bench/results/)
 bench: build reference
 	$(VITRINE) bench import --out bench/results/import.json
 	$(VITRINE) bench llm --out bench/results/llm.json
+	$(VITRINE) eval copy --sample 30 --seed 1 --out bench/results/copy-eval.json
 
 ## clean-db: delete the demo database
 clean-db:

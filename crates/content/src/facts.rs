@@ -231,6 +231,25 @@ impl Facts {
             .map(|s| s.name.as_str())
     }
 
+    /// The product's title.
+    pub fn title(&self) -> &str {
+        self.sources
+            .iter()
+            .find(|s| s.name == "title")
+            .map_or("", |s| s.text.as_str())
+    }
+
+    /// The record's own words, lower case ("visionairy"): names [`crate::split_run_ons`] keeps
+    /// whole.
+    pub fn own_words(&self) -> std::collections::HashSet<String> {
+        self.sources
+            .iter()
+            .flat_map(|s| s.text.split(|c: char| !c.is_alphabetic()))
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect()
+    }
+
     /// The record's fields as (name, text) pairs, in order: what a prompt may show.
     pub fn texts(&self) -> impl Iterator<Item = (&str, &str)> {
         self.sources

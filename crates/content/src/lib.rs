@@ -30,9 +30,11 @@ pub use facts::{Facts, Grounding};
 pub use grounding::steering;
 pub use metrics::{Coverage, coverage, distinct_n, repeated_ngram, rouge_l};
 pub use prompt::{
-    DESCRIPTION_PROMPT_VERSION, DescriptionOptions, Example, ExampleIndex, Length,
-    MAX_AUDIENCE_CHARS, MAX_VARIANTS, Tone, description_messages, fact_sheet, similar,
+    DEFAULT_EXAMPLES, DESCRIPTION_PROMPT_VERSION, DescriptionOptions, EXAMPLE_CHARS, Example,
+    ExampleIndex, Length, MAX_AUDIENCE_CHARS, MAX_VARIANTS, Tone, description_lead,
+    description_messages, fact_sheet, similar,
 };
+pub use token::split_run_ons;
 pub use verify::{
     CheckedClaim, RemovedSentence, Repair, Report, Verdict, Verifier, remove_unsupported, sentences,
 };

@@ -2,6 +2,8 @@
 //! in generated copy and facts are found in a product record, so both sides are normalised the
 //! same way ("Grey" and "gray", "pockets" and "pocket", "5-pocket" and "5 pockets").
 
+use std::collections::HashSet;
+
 /// What a token is.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Kind {
@@ -74,6 +76,9 @@ pub(crate) fn tokenize(text: &str) -> Vec<Token> {
                 let c = chars[i].1;
                 let inner_apostrophe = (c == '\'' || c == '’')
                     && chars.get(i + 1).is_some_and(|&(_, n)| n.is_alphabetic());
+                if run_on_at(&chars, begin, i) {
+                    break;
+                }
                 if c.is_alphabetic() || inner_apostrophe {
                     i += 1;
                 } else {
@@ -108,13 +113,54 @@ pub(crate) fn tokenize(text: &str) -> Vec<Token> {
             end,
         });
         last_end = end;
-        let _ = begin;
         // A full stop ends a sentence only when a space or the end follows ("No. 1" is
         // rare in copy; "4.5" never reaches here).
         sentence_start =
             matches!(c, '.' | '!' | '?') && chars.get(i).is_none_or(|&(_, n)| n.is_whitespace());
     }
     tokens
+}
+
+/// Whether a new word starts at `chars[i]` inside the word that began at `begin` (in the same
+/// sentence: "VisionAiry" may be a name; [`split_run_ons`] decides about sentences): a capital
+/// after two or more lower-case letters and before a lower-case one, as where a scraped list
+/// lost its separators ("high back detailSynthetic upperCushioned footbed"). One lower-case
+/// letter before ("iPhone", "McQueen") is not enough.
+fn run_on_at(chars: &[(usize, char)], begin: usize, i: usize) -> bool {
+    let c = chars[i].1;
+    if !c.is_uppercase() || i < begin + 2 {
+        return false;
+    }
+    chars[i - 1].1.is_lowercase()
+        && chars[i - 2].1.is_lowercase()
+        && chars.get(i + 1).is_some_and(|&(_, n)| n.is_lowercase())
+}
+
+/// `text` with a full stop and a space put where two sentences ran together with neither
+/// ("high back detailSynthetic upper" → "high back detail. Synthetic upper"), as in scraped
+/// catalog text and in copy that imitates it. Words in `keep` (lower case: the product's own
+/// names, such as "visionairy") stay whole.
+pub fn split_run_ons(text: &str, keep: &HashSet<String>) -> String {
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut word_start = 0;
+    for (i, &(_, c)) in chars.iter().enumerate() {
+        if !c.is_alphabetic() {
+            word_start = i + 1;
+        } else if i > word_start && run_on_at(&chars, word_start, i) {
+            let end = chars[word_start..]
+                .iter()
+                .position(|&(_, c)| !c.is_alphabetic())
+                .map_or(text.len(), |k| chars[word_start + k].0);
+            let whole = text[chars[word_start].0..end].to_lowercase();
+            if !keep.contains(&whole) {
+                out.push_str(". ");
+                word_start = i;
+            }
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Reads a number starting at `i`: digits, thousands separators in groups of three, one
@@ -252,6 +298,41 @@ mod tests {
 
     fn norms(text: &str) -> Vec<String> {
         tokenize(text).into_iter().map(|t| t.norm).collect()
+    }
+
+    #[test]
+    fn run_on_words_are_split_into_words_of_one_sentence() {
+        let tokens = tokenize("high back detailSynthetic upper, iPhone McQueen");
+        let words: Vec<(&str, bool)> = tokens
+            .iter()
+            .map(|t| (t.norm.as_str(), t.sentence_start))
+            .collect();
+        assert_eq!(
+            words,
+            [
+                ("high", true),
+                ("back", false),
+                ("detail", false),
+                ("synthetic", false),
+                ("upper", false),
+                (",", false),
+                ("iphone", false),
+                ("mcqueen", false),
+            ]
+        );
+    }
+
+    #[test]
+    fn run_on_sentences_get_a_full_stop_unless_the_word_is_kept() {
+        let keep: HashSet<String> = ["visionairy".to_owned()].into();
+        assert_eq!(
+            split_run_ons("Open toe detailSynthetic upperCushioned footbed", &keep),
+            "Open toe detail. Synthetic upper. Cushioned footbed"
+        );
+        assert_eq!(
+            split_run_ons("Pixel Pink VisionAiry gel, on an iPhone", &keep),
+            "Pixel Pink VisionAiry gel, on an iPhone"
+        );
     }
 
     #[test]

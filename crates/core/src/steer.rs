@@ -9,9 +9,9 @@ use crate::text::Steering;
 /// A [`Steering`] prepared for checking many candidates.
 #[derive(Debug, Clone)]
 pub struct SteeringCheck {
-    /// Lower-cased phrases by their first character: a candidate is checked only against the
-    /// phrases that can start at one of the word starts near it.
-    avoid: HashMap<char, Vec<String>>,
+    /// Lower-cased phrases by their first word: a candidate is checked only against the
+    /// phrases that start with a word found at one of the word starts near it.
+    avoid: HashMap<String, Vec<String>>,
     /// The longest phrase, in bytes: how far back a phrase ending in the new piece can start.
     longest: usize,
     /// Allowed numbers without separators.
@@ -21,13 +21,16 @@ pub struct SteeringCheck {
 impl SteeringCheck {
     /// Prepares `steering`.
     pub fn new(steering: &Steering) -> Self {
-        let mut avoid: HashMap<char, Vec<String>> = HashMap::new();
+        let mut avoid: HashMap<String, Vec<String>> = HashMap::new();
         let mut longest = 0;
         for phrase in &steering.avoid {
             let phrase = phrase.trim().to_lowercase();
-            if let Some(first) = phrase.chars().next() {
+            if !phrase.is_empty() {
                 longest = longest.max(phrase.len());
-                avoid.entry(first).or_default().push(phrase);
+                avoid
+                    .entry(first_word(&phrase).to_owned())
+                    .or_default()
+                    .push(phrase);
             }
         }
         Self {
@@ -46,12 +49,20 @@ impl SteeringCheck {
     /// characters are enough) would write something steering forbids: an avoided phrase
     /// completed at word boundaries, or a number that is not, and cannot become, an allowed one.
     pub fn forbids(&self, before: &str, piece: &str) -> bool {
+        self.forbids_after_lower(&before.to_lowercase(), piece)
+    }
+
+    /// [`forbids`](Self::forbids) with the text so far already lower-cased: a sampler checking
+    /// many candidates after the same text lower-cases it once.
+    pub fn forbids_after_lower(&self, before_lower: &str, piece: &str) -> bool {
         if piece.is_empty() {
             return false;
         }
-        let text = format!("{before}{piece}").to_lowercase();
-        // Where the new piece starts in the lower-cased text (lower-casing may change lengths).
-        let new_from = before.to_lowercase().len();
+        let mut text = String::with_capacity(before_lower.len() + piece.len());
+        text.push_str(before_lower);
+        // Where the new piece starts in the lower-cased text.
+        let new_from = text.len();
+        text.extend(piece.chars().flat_map(char::to_lowercase));
         self.avoided(&text, new_from) || self.bad_number(&text, new_from)
     }
 
@@ -70,10 +81,10 @@ impl SteeringCheck {
             if i < earliest || !word_start {
                 continue;
             }
-            let Some(phrases) = self.avoid.get(&c) else {
+            let rest = &text[i..];
+            let Some(phrases) = self.avoid.get(first_word(rest)) else {
                 continue;
             };
-            let rest = &text[i..];
             for p in phrases {
                 let end = i + p.len();
                 if end > new_from
@@ -128,7 +139,12 @@ impl SteeringCheck {
             };
             if i > new_from || decided_at >= new_from {
                 let run = text[start..i].replace(',', "");
-                let fits = if open {
+                let dot_last = i + 1 == bytes.len() && bytes[i] == b'.';
+                let fits = if dot_last {
+                    // "3." may become "3.2", and "899." ends a sentence; "8." is neither.
+                    let decimals = format!("{run}.");
+                    allowed.contains(&run) || allowed.iter().any(|a| a.starts_with(&decimals))
+                } else if open {
                     allowed.iter().any(|a| a.starts_with(&run))
                 } else {
                     allowed.contains(&run)
@@ -140,6 +156,19 @@ impl SteeringCheck {
         }
         false
     }
+}
+
+/// The first word of `text`: its letters and digits up to the first other character, or that
+/// character and the letters and digits after it when `text` starts with one ("#1").
+fn first_word(text: &str) -> &str {
+    let from = match text.chars().next() {
+        Some(c) if !c.is_alphanumeric() => c.len_utf8(),
+        _ => 0,
+    };
+    let end = text[from..]
+        .find(|c: char| !c.is_alphanumeric())
+        .map_or(text.len(), |k| from + k);
+    &text[..end]
 }
 
 #[cfg(test)]
@@ -197,6 +226,11 @@ mod tests {
         assert!(!c.forbids("Only 899.", "\n"));
         assert!(!c.forbids("Only 3", "."), "3. may become 3.2");
         assert!(c.forbids("Only 3.", " kg"));
+        assert!(
+            c.forbids("Only 8", "."),
+            "8. can only end an unfinished 899"
+        );
+        assert!(!c.forbids("Only 899", "."));
         assert!(!c.forbids("Only 3.", "2"));
     }
 }

@@ -157,6 +157,10 @@ pub struct GenerationRequest {
     pub cache_prompt: Option<bool>,
     /// Words and numbers the text must not contain (grounded generation).
     pub steer: Steering,
+    /// The beginning of the answer, written by the caller; the model continues it (an
+    /// "assistant prefill": llama.cpp's and vLLM's `continue_final_message`). The generated
+    /// text does not repeat it. Plain-text answers only.
+    pub prefill: Option<String>,
 }
 
 /// What a text may not say, enforced while sampling by a generator that can (the local one),
@@ -205,6 +209,7 @@ impl GenerationRequest {
             timeout: None,
             cache_prompt: None,
             steer: Steering::default(),
+            prefill: None,
         }
     }
 }

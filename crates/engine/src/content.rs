@@ -9,9 +9,9 @@ use rand::RngCore;
 use serde::Serialize;
 use serde_json::{Value, json};
 use vitrine_content::{
-    AD_PROMPT_VERSION, AdOptions, Channel, Counting, DESCRIPTION_PROMPT_VERSION,
-    DescriptionOptions, Example, Extractor, Facts, Field, Grounding, Report, Verifier,
-    description_messages, fact_sheet, similar,
+    AD_PROMPT_VERSION, AdOptions, Channel, Counting, DEFAULT_EXAMPLES, DESCRIPTION_PROMPT_VERSION,
+    DescriptionOptions, EXAMPLE_CHARS, Example, Extractor, Facts, Field, Grounding, Report,
+    Verifier, description_messages, similar,
 };
 use vitrine_core::{
     ContentKind, Decision, Draft, DraftNew, DraftQuery, DraftStatus, Error as CoreError, Origin,
@@ -22,12 +22,8 @@ use crate::ads::{Refused, advertise, describe_claim};
 use crate::copy::{CopySettings, describe};
 use crate::{Engine, Error, Result};
 
-/// Few-shot examples shown per description.
-const EXAMPLES: usize = 2;
 /// Products of the same category (and of the same brand) looked at for examples.
 const EXAMPLE_POOL: u32 = 200;
-/// The longest example description shown, in characters.
-const EXAMPLE_CHARS: usize = 600;
 /// The longest note on a review.
 const MAX_NOTE_CHARS: usize = 500;
 /// The longest text a person may write into a draft.
@@ -124,24 +120,9 @@ impl Engine {
         }
         pool.sort_by(|a, b| a.id.cmp(&b.id));
         pool.dedup_by(|a, b| a.id == b.id);
-        Ok(similar(product, &pool, EXAMPLES)
+        Ok(similar(product, &pool, DEFAULT_EXAMPLES)
             .into_iter()
-            .filter_map(|p| {
-                // The example's facts without its description: the model sees facts turned
-                // into prose, not prose copied.
-                let facts = Facts::from_product(p, Grounding::AttributesOnly).ok()?;
-                let description = p.description.as_deref()?.trim();
-                let clipped: String = description.chars().take(EXAMPLE_CHARS).collect();
-                // Cut back to the last whole sentence.
-                let clipped = match clipped.rfind(['.', '!', '?']) {
-                    Some(end) if clipped.len() < description.len() => clipped[..=end].to_owned(),
-                    _ => clipped,
-                };
-                Some(Example {
-                    facts: fact_sheet(&facts),
-                    description: clipped,
-                })
-            })
+            .filter_map(|p| Example::from_product(p, EXAMPLE_CHARS))
             .collect())
     }
 

@@ -3,11 +3,13 @@
 //! when too little is left or the text loops. The pure parts (prompts, facts, claims,
 //! steering, metrics) are in `vitrine-content`; this module runs them on a `TextGenerator`.
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use vitrine_content::{
     DescriptionOptions, Example, Extractor, Facts, RemovedSentence, Report, Verifier,
-    description_messages, remove_unsupported, repeated_ngram, sentences, steering,
+    description_lead, description_messages, remove_unsupported, repeated_ngram, sentences,
+    split_run_ons, steering,
 };
 use vitrine_core::{
     ChatMessage, FinishReason, GenerateError, GenerationRequest, Sampling, Steering, TextGenerator,
@@ -80,6 +82,7 @@ pub fn describe(
         Steering::default()
     };
     let messages = description_messages(facts, options, examples);
+    let lead = description_lead(facts);
     let job = Variant {
         generator,
         verifier: Verifier::new(facts, extractor),
@@ -87,6 +90,8 @@ pub fn describe(
         options,
         settings,
         steer: &steer,
+        lead: &lead,
+        own_words: facts.own_words(),
     };
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..options.variants.max(1))
@@ -116,6 +121,10 @@ struct Variant<'a> {
     options: &'a DescriptionOptions,
     settings: &'a CopySettings,
     steer: &'a Steering,
+    /// The text's beginning, which the model continues.
+    lead: &'a str,
+    /// The record's words, never split as run-on sentences.
+    own_words: HashSet<String>,
 }
 
 impl Variant<'_> {
@@ -143,9 +152,14 @@ impl Variant<'_> {
             // Reuse the shared rules' KV cache even though the request is seeded: under a batch
             // load, exact reproduction is not on offer anyway, and prefill is most of the cost.
             request.cache_prompt = Some(true);
+            request.prefill = Some(self.lead.to_owned());
             let answer = generate(generator, request)?;
             tokens += answer.usage.completion_tokens;
-            let raw = whole_sentences(&answer.text, answer.finish_reason);
+            let text = format!("{}{}", self.lead, answer.text);
+            let raw = split_run_ons(
+                &whole_sentences(&text, answer.finish_reason),
+                &self.own_words,
+            );
             let raw_report = verifier.check(&raw);
             let repair = remove_unsupported(&raw, &raw_report);
             let (text, repeats) = drop_repeats(&repair.text);

@@ -15,8 +15,9 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use serde_json::{Value, json};
 use vitrine_content::{
-    DESCRIPTION_PROMPT_VERSION, DescriptionOptions, Example, ExampleIndex, Extractor, Facts,
-    Grounding, Verifier, coverage, distinct_n, fact_sheet, repeated_ngram, rouge_l,
+    DESCRIPTION_PROMPT_VERSION, DescriptionOptions, EXAMPLE_CHARS, Example, ExampleIndex,
+    Extractor, Facts, Grounding, Verifier, coverage, distinct_n, fact_sheet, repeated_ngram,
+    rouge_l,
 };
 use vitrine_core::{
     ChatMessage, ChatRole, GenerationRequest, Product, Sampling, TextGenerator, generate,
@@ -49,8 +50,6 @@ pub struct CopyEvalConfig {
 
 /// Attributes the evaluation keeps: the title, brand, gender, colour and price.
 const EVAL_ATTRIBUTES: &[&str] = &["gender", "primary_color"];
-/// The longest example description shown to the model, in characters (whole sentences).
-const MAX_EXAMPLE_CHARS: usize = 600;
 
 /// Per-product measurements of one method.
 #[derive(Debug, Default, Clone)]
@@ -62,6 +61,8 @@ struct Scores {
     repetitive: usize,
     rouge_l: f64,
     coverage: f64,
+    /// Per attribute: (texts that mention it, texts whose product has it).
+    mentions: std::collections::BTreeMap<String, (usize, usize)>,
     words: f64,
     empty: usize,
 }
@@ -82,7 +83,13 @@ impl Scores {
         self.with_unsupported += usize::from(unsupported > 0);
         self.repetitive += usize::from(repeated_ngram(text, 4, 3).is_some());
         self.rouge_l += rouge_l(text, human);
-        self.coverage += coverage(text, attrs).ratio();
+        let covered = coverage(text, attrs);
+        self.coverage += covered.ratio();
+        for (name, _) in attrs {
+            let entry = self.mentions.entry(name.clone()).or_default();
+            entry.0 += usize::from(!covered.missing.contains(name));
+            entry.1 += 1;
+        }
         self.words += text.split_whitespace().count() as f64;
         self.empty += usize::from(text.trim().is_empty());
     }
@@ -95,6 +102,11 @@ impl Scores {
         self.repetitive += o.repetitive;
         self.rouge_l += o.rouge_l;
         self.coverage += o.coverage;
+        for (name, (said, had)) in &o.mentions {
+            let entry = self.mentions.entry(name.clone()).or_default();
+            entry.0 += said;
+            entry.1 += had;
+        }
         self.words += o.words;
         self.empty += o.empty;
     }
@@ -110,6 +122,11 @@ impl Scores {
             "degenerate_repetition_rate": self.repetitive as f64 / n,
             "rouge_l": self.rouge_l / n,
             "attribute_coverage": self.coverage / n,
+            "attribute_mentioned_share": self
+                .mentions
+                .iter()
+                .map(|(name, (said, had))| (name.clone(), json!(*said as f64 / (*had).max(1) as f64)))
+                .collect::<serde_json::Map<_, _>>(),
             "mean_words": self.words / n,
             "empty_texts": self.empty,
         })
@@ -322,13 +339,7 @@ fn evaluate_one(
     let examples: Vec<Example> = index
         .similar(product, config.examples)
         .into_iter()
-        .filter_map(|p| {
-            let f = Facts::from_product(p, Grounding::AttributesOnly).ok()?;
-            Some(Example {
-                facts: fact_sheet(&f),
-                description: clip(p.description.as_deref().unwrap_or_default()),
-            })
-        })
+        .filter_map(|p| Example::from_product(p, EXAMPLE_CHARS))
         .collect();
     let options = DescriptionOptions {
         length: config.length,
@@ -384,23 +395,4 @@ fn text_attr(product: &Product, key: &str) -> Option<String> {
         .get(key)?
         .as_str()
         .map(|s| s.trim().to_owned())
-}
-
-/// The first sentences of a human description, up to `MAX_EXAMPLE_CHARS`.
-fn clip(text: &str) -> String {
-    let text = text.trim();
-    if text.len() <= MAX_EXAMPLE_CHARS {
-        return text.to_owned();
-    }
-    let mut end = MAX_EXAMPLE_CHARS;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    match text[..end].rfind(['.', '!', '?']) {
-        Some(stop) if stop > 40 => text[..=stop].to_owned(),
-        _ => text[..end]
-            .rsplit_once(' ')
-            .map_or(&text[..end], |(a, _)| a)
-            .to_owned(),
-    }
 }

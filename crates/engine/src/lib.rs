@@ -34,7 +34,8 @@ pub use content::{Generated, kind_of};
 /// The options of generated copy, as callers set them.
 pub mod options {
     pub use vitrine_content::{
-        AdOptions, Channel, DEFAULT_OPT_OUT, DescriptionOptions, Length, MAX_VARIANTS, Tone,
+        AdOptions, Channel, DEFAULT_EXAMPLES, DEFAULT_OPT_OUT, DescriptionOptions, Length,
+        MAX_VARIANTS, Tone,
     };
 }
 pub use engine::{Engine, EngineConfig, MAX_EVENT_BATCH, MAX_PAGE};

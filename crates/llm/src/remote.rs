@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::Value;
 use vitrine_core::{
-    ChatMessage, FinishReason, GenerateError, GenerationEvent, GenerationRequest, GeneratorHealth,
-    GeneratorInfo, Prompt, ResponseFormat, TextGenerator, TokenSink, Usage,
+    ChatMessage, ChatRole, FinishReason, GenerateError, GenerationEvent, GenerationRequest,
+    GeneratorHealth, GeneratorInfo, Prompt, ResponseFormat, TextGenerator, TokenSink, Usage,
 };
 
 use crate::{Error, Result};
@@ -315,9 +315,15 @@ impl Endpoint {
 struct Body<'a> {
     model: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    messages: Option<&'a [ChatMessage]>,
+    messages: Option<Vec<&'a ChatMessage>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    prompt: Option<&'a str>,
+    prompt: Option<std::borrow::Cow<'a, str>>,
+    /// With a prefill: the last message is the answer's beginning, to be continued (vLLM's and
+    /// llama.cpp's extension).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    continue_final_message: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    add_generation_prompt: Option<bool>,
     stream: bool,
     stream_options: StreamOptions,
     temperature: f32,
@@ -475,13 +481,31 @@ impl Shared {
         if request.max_tokens == Some(0) {
             return Err(GenerateError::invalid("max_tokens", "must be at least 1"));
         }
+        let prefill = request.prefill.as_deref().filter(|p| !p.is_empty());
+        if prefill.is_some() && request.format != ResponseFormat::Text {
+            return Err(GenerateError::invalid(
+                "prefill",
+                "cannot be combined with a JSON response format",
+            ));
+        }
+        let prefill_message = prefill.map(|p| ChatMessage::new(ChatRole::Assistant, p));
         let (messages, prompt) = match &request.prompt {
             Prompt::Chat(messages) if messages.is_empty() => {
                 return Err(GenerateError::invalid("messages", "is empty"));
             }
-            Prompt::Chat(messages) => (Some(messages.as_slice()), None),
-            Prompt::Text(text) => (None, Some(text.as_str())),
+            Prompt::Chat(messages) => (
+                Some(messages.iter().chain(prefill_message.as_ref()).collect()),
+                None,
+            ),
+            Prompt::Text(text) => (
+                None,
+                Some(match prefill {
+                    Some(p) => format!("{text}{p}").into(),
+                    None => text.as_str().into(),
+                }),
+            ),
         };
+        let continues = prefill.is_some() && messages.is_some();
         let sampling = &request.sampling;
         let response_format = match &request.format {
             ResponseFormat::Text => None,
@@ -495,6 +519,8 @@ impl Shared {
             model: &self.model,
             messages,
             prompt,
+            continue_final_message: continues.then_some(true),
+            add_generation_prompt: continues.then_some(false),
             stream: true,
             stream_options: StreamOptions {
                 include_usage: true,

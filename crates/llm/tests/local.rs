@@ -281,6 +281,50 @@ fn concurrent_requests_are_batched_and_all_finish() {
 }
 
 #[test]
+fn replicas_share_the_load_and_a_seed_gives_the_same_text_on_either() {
+    let Some(path) = model_path() else { return };
+    let mut cfg = config(path);
+    cfg.replicas = 2;
+    cfg.threads = Some(1);
+    cfg.slots = 2;
+    cfg.context = 2048;
+    let model = LocalGenerator::load(&cfg).expect("loads");
+    let text = |rx: mpsc::Receiver<GenerationEvent>| -> String {
+        let mut out = String::new();
+        for event in rx {
+            match event {
+                GenerationEvent::Text(t) => out.push_str(&t),
+                GenerationEvent::Done { .. } => return out,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        panic!("no end")
+    };
+    let ask = || seeded("Describe a red scarf.", 7, 24);
+    // Alone, the request runs on the first replica.
+    let (tx, rx) = mpsc::channel();
+    model.submit(ask(), Box::new(tx)).expect("admitted");
+    let alone = text(rx);
+    // With the first replica busy, the same request goes to the second.
+    let (busy_tx, busy_rx) = mpsc::channel();
+    model
+        .submit(seeded("Tell a long story.", 1, 64), Box::new(busy_tx))
+        .expect("admitted");
+    let (tx, rx) = mpsc::channel();
+    model.submit(ask(), Box::new(tx)).expect("admitted");
+    match model.health() {
+        GeneratorHealth::Ok { active, queued } => assert_eq!(active + queued, 2),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(text(rx), alone);
+    text(busy_rx);
+
+    cfg.replicas = 0;
+    let zero = LocalGenerator::load(&cfg).expect_err("no replica");
+    assert!(zero.to_string().contains("replicas"), "{zero}");
+}
+
+#[test]
 fn a_full_queue_refuses_with_busy() {
     let Some(path) = model_path() else { return };
     let mut cfg = config(path);
@@ -361,6 +405,25 @@ fn bad_requests_are_refused_with_the_field_named() {
     let mut words = chat("hi");
     words.steer.numbers = Some(vec!["five".into()]);
     assert_eq!(field(words), "steer.numbers");
+}
+
+#[test]
+fn a_prefill_is_continued_and_steering_reads_it() {
+    let Some(model) = shared() else { return };
+    let mut request = seeded("What do the red shoes cost?", 3, 12);
+    // The answer already started a number: only the allowed one may complete it.
+    request.prefill = Some("The red shoes cost 8".into());
+    request.steer.numbers = Some(vec!["899".into()]);
+    let answer = generate(model.as_ref(), request).expect("generates");
+    assert!(answer.text.starts_with("99"), "{:?}", answer.text);
+
+    let mut json = chat("hi");
+    json.prefill = Some("{".into());
+    json.format = ResponseFormat::JsonObject;
+    assert!(matches!(
+        generate(model.as_ref(), json),
+        Err(GenerateError::Invalid { field, .. }) if field == "prefill"
+    ));
 }
 
 /// Whole lower-case words of `text`.

@@ -214,11 +214,14 @@ async fn descriptions_are_stored_as_checked_drafts_with_their_provenance() {
         assert_eq!(draft["kind"], "description");
         assert_eq!(draft["product_id"], "tee");
         assert!(draft.get("parent").is_none() && draft.get("review").is_none());
-        assert!(!text_of(draft).trim().is_empty());
+        assert!(
+            text_of(draft).starts_with("Northfold Organic Tee"),
+            "a description begins with the product's title: {draft}"
+        );
 
         let provenance = &draft["provenance"];
         assert_eq!(provenance["model"], FAKE_MODEL);
-        assert_eq!(provenance["prompt_version"], "description-v1");
+        assert_eq!(provenance["prompt_version"], "description-v2");
         assert_eq!(provenance["actor"], actor.as_str());
         assert!(provenance.get("job").is_none());
         assert_eq!(provenance["settings"]["options"]["variants"], 2);

@@ -152,6 +152,65 @@ async fn settings_reach_the_generator() {
 }
 
 #[tokio::test]
+async fn a_final_assistant_message_is_continued_when_asked() {
+    let (app, fake) = app();
+    let mut body = chat_body("a red cap");
+    body["messages"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"role": "assistant", "content": "The red cap"}));
+    body["continue_final_message"] = json!(true);
+    body["add_generation_prompt"] = json!(false);
+    assert_eq!(chat(&app, body.clone()).await.status, StatusCode::OK);
+    let sent = fake.last_request().unwrap();
+    assert_eq!(sent.prefill.as_deref(), Some("The red cap"));
+    let vitrine_core::Prompt::Chat(messages) = sent.prompt else {
+        panic!("a chat prompt");
+    };
+    assert_eq!(messages.len(), 2, "the prefill is not a turn of its own");
+
+    // Without the flag, an assistant message is an earlier turn.
+    body["continue_final_message"] = json!(false);
+    assert_eq!(chat(&app, body.clone()).await.status, StatusCode::OK);
+    assert_eq!(fake.last_request().unwrap().prefill, None);
+
+    let bad = [
+        (
+            with(chat_body("x"), json!({"continue_final_message": true})),
+            "messages",
+        ),
+        (
+            with(body.clone(), json!({"continue_final_message": "yes"})),
+            "continue_final_message",
+        ),
+        (
+            with(
+                body.clone(),
+                json!({"continue_final_message": true, "add_generation_prompt": true}),
+            ),
+            "add_generation_prompt",
+        ),
+        (
+            with(
+                body.clone(),
+                json!({"continue_final_message": true,
+                    "response_format": {"type": "json_object"}}),
+            ),
+            "continue_final_message",
+        ),
+    ];
+    for (body, field) in bad {
+        let message = chat(&app, body.clone())
+            .await
+            .assert_error(400, "invalid_request");
+        assert!(
+            message.starts_with(&format!("{field}: ")),
+            "{body} → {message}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn content_parts_and_developer_role_are_accepted() {
     let (app, fake) = app();
     let body = json!({"model": FAKE_MODEL, "messages": [

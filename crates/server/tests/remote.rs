@@ -153,6 +153,7 @@ fn every_setting_is_passed_through() {
         timeout: None,
         cache_prompt: Some(false),
         steer: Default::default(),
+        prefill: None,
     };
     let answer = generate(&remote, request.clone()).unwrap();
     assert_eq!(
@@ -169,6 +170,24 @@ fn every_setting_is_passed_through() {
         lo.fake.last_request().unwrap().format,
         ResponseFormat::JsonObject
     );
+}
+
+#[test]
+fn a_prefill_is_passed_through() {
+    let lo = loopback();
+    let remote = lo.remote();
+    let mut request = chat("red shoe");
+    request.prefill = Some("The red".into());
+    generate(&remote, request.clone()).unwrap();
+    assert_eq!(lo.fake.last_request().unwrap(), request);
+
+    let mut json = chat("red shoe");
+    json.prefill = Some("{".into());
+    json.format = ResponseFormat::JsonObject;
+    assert!(matches!(
+        generate(&remote, json),
+        Err(GenerateError::Invalid { field, .. }) if field == "prefill"
+    ));
 }
 
 #[test]

@@ -55,7 +55,7 @@ pub(crate) struct CopyArgs {
     #[arg(long, default_value_t = 8)]
     workers: usize,
     /// Few-shot examples from similar products per prompt.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = vitrine_engine::options::DEFAULT_EXAMPLES)]
     examples: usize,
     /// The model: a catalog name or a GGUF path.
     #[arg(long, default_value = vitrine_engine::models::DEFAULT_MODEL)]
@@ -63,7 +63,10 @@ pub(crate) struct CopyArgs {
     /// The models folder.
     #[arg(long, env = "VITRINE_MODELS", default_value_os_t = super::models::default_models_dir())]
     models_dir: PathBuf,
-    /// CPU threads for the model (default: every core).
+    /// Copies of the model's context (default: one per core; see `vitrine serve --help`).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=64))]
+    llm_replicas: Option<u32>,
+    /// CPU threads of each replica (default: the cores shared out between the replicas).
     #[arg(long)]
     llm_threads: Option<u32>,
     /// Where to write the JSON result.
@@ -91,6 +94,7 @@ fn copy(args: CopyArgs) -> Outcome {
     }
     let (path, id) = super::llm::resolve_model(&args.model, &args.models_dir)?;
     let mut config = LocalConfig::new(path, id);
+    config.replicas = super::llm::replicas(args.llm_replicas, args.llm_threads);
     config.threads = args.llm_threads;
     config.slots = u32::try_from(args.workers).unwrap_or(8).clamp(1, 16);
     config.queue = 4 * config.slots as usize;
@@ -185,6 +189,19 @@ fn print_table(r: &Value) {
             num(&s["rouge_l"]),
             s["mean_words"].as_f64().unwrap_or(0.0),
         );
+    }
+    println!();
+    for (label, key) in [
+        ("plain prompt", "plain_prompt"),
+        ("grounded, verified", "grounded_verified"),
+    ] {
+        let shares: Vec<String> = r[key]["attribute_mentioned_share"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(name, share)| format!("{name} {}", pct(share)))
+            .collect();
+        println!("{label} mentions: {}", shares.join(", "));
     }
     println!();
     println!(

@@ -35,7 +35,14 @@ pub(crate) struct LlmArgs {
         default_value_t = 64
     )]
     pub(crate) llm_queue: usize,
-    /// CPU threads for the local model (default: all cores).
+    /// Copies of the local model's context, each on threads of its own with its own slots; a
+    /// request goes to the least loaded (default: one per core, on one thread each: a small
+    /// model on few cores does more that way than as one context on every core).
+    #[arg(long, env = "VITRINE_LLM_REPLICAS", value_name = "N",
+        value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub(crate) llm_replicas: Option<u32>,
+    /// CPU threads of each replica of the local model (default: the cores shared out between
+    /// the replicas).
     #[arg(long, env = "VITRINE_LLM_THREADS", value_name = "N")]
     llm_threads: Option<u32>,
     /// Generate text with a remote OpenAI-compatible server (vLLM, llama.cpp's server, Ollama,
@@ -93,12 +100,20 @@ fn remote_generator(args: &LlmArgs, url: &str) -> Result<Arc<dyn TextGenerator>,
     Ok(Arc::new(generator))
 }
 
+/// How many replicas of the local model run: as asked, or one per core when neither replicas
+/// nor threads are set, or as many as the cores hold at `threads` each.
+pub(crate) fn replicas(asked: Option<u32>, threads: Option<u32>) -> u32 {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+    asked.unwrap_or_else(|| (cores / threads.unwrap_or(1).max(1)).max(1))
+}
+
 /// The local model: a catalog name (verified against its SHA-256) or a GGUF path.
 fn local_generator(args: &LlmArgs) -> Result<Arc<dyn TextGenerator>, Failure> {
     let (path, id) = resolve_model(&args.model, &args.models_dir)?;
     let mut config = LocalConfig::new(path, id);
     config.slots = args.llm_slots;
     config.queue = args.llm_queue;
+    config.replicas = replicas(args.llm_replicas, args.llm_threads);
     config.threads = args.llm_threads;
     config.context = args.llm_context;
     config.timeout = Duration::from_secs(args.llm_timeout);

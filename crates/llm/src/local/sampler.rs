@@ -1,6 +1,8 @@
 //! Token choice: a llama.cpp sampler chain built from a request's `Sampling`, with an optional
 //! grammar in front that constrains the output to a JSON Schema.
 
+use std::sync::Arc;
+
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::sampling::LlamaSampler;
@@ -149,11 +151,45 @@ enum Mode {
     },
 }
 
+/// Every token's text, decoded once per model: steering looks at dozens of candidates a token,
+/// and asking llama.cpp for each piece each time cost more than the check itself.
+#[derive(Debug)]
+pub(crate) struct Pieces {
+    /// The token's bytes as text (a piece that splits a UTF-8 character reads as U+FFFD).
+    text: Vec<Box<str>>,
+    /// Whether the token ends generation.
+    end: Vec<bool>,
+}
+
+impl Pieces {
+    pub(crate) fn new(model: &LlamaModel) -> Self {
+        let vocab = model.vocab();
+        let n = usize::try_from(model.n_vocab()).unwrap_or(0);
+        let mut bytes = Vec::with_capacity(32);
+        let (mut text, mut end) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        for id in 0..n {
+            let token = LlamaToken::new(id as i32);
+            bytes.clear();
+            vocab.token_to_piece_into(token, &mut bytes, false, None);
+            text.push(String::from_utf8_lossy(&bytes).into());
+            end.push(vocab.is_eog(token));
+        }
+        Self { text, end }
+    }
+
+    fn get(&self, token: LlamaToken) -> Option<(&str, bool)> {
+        let i = usize::try_from(token.0).ok()?;
+        Some((self.text.get(i)?, *self.end.get(i)?))
+    }
+}
+
 /// Steering and the end of the text written so far, which it checks each candidate against.
 struct Steer {
     check: SteeringCheck,
+    pieces: Arc<Pieces>,
     tail: String,
-    piece: Vec<u8>,
+    /// `tail` lower-cased, once per token rather than once per candidate.
+    tail_lower: String,
 }
 
 /// How much of the text steering looks back at: longer than any avoided phrase or number.
@@ -162,26 +198,19 @@ const STEER_TAIL_BYTES: usize = 96;
 const LAST_RESORT_CANDIDATES: usize = 40;
 
 impl Steer {
-    fn piece(&mut self, model: &LlamaModel, token: LlamaToken) -> String {
-        self.piece.clear();
-        model
-            .vocab()
-            .token_to_piece_into(token, &mut self.piece, false, None);
-        String::from_utf8_lossy(&self.piece).into_owned()
-    }
-
-    fn allows(&mut self, model: &LlamaModel, token: LlamaToken) -> bool {
-        if model.vocab().is_eog(token) {
+    fn allows(&self, token: LlamaToken) -> bool {
+        match self.pieces.get(token) {
             // Ending the text ends a number too: "89" may not stay a prefix of "899".
-            return !self.check.forbids(&self.tail, "\n");
+            Some((_, true)) => !self.check.forbids_after_lower(&self.tail_lower, "\n"),
+            Some((piece, false)) => !self.check.forbids_after_lower(&self.tail_lower, piece),
+            None => false,
         }
-        let piece = self.piece(model, token);
-        !self.check.forbids(&self.tail, &piece)
     }
 
-    fn accept(&mut self, model: &LlamaModel, token: LlamaToken) {
-        let piece = self.piece(model, token);
-        self.tail.push_str(&piece);
+    fn accept(&mut self, token: LlamaToken) {
+        if let Some((piece, _)) = self.pieces.get(token) {
+            self.tail.push_str(piece);
+        }
         if self.tail.len() > STEER_TAIL_BYTES {
             let mut cut = self.tail.len() - STEER_TAIL_BYTES;
             while !self.tail.is_char_boundary(cut) {
@@ -189,6 +218,7 @@ impl Steer {
             }
             self.tail.drain(..cut);
         }
+        self.tail_lower = self.tail.to_lowercase();
     }
 }
 
@@ -207,12 +237,7 @@ impl std::fmt::Debug for TokenSampler {
 
 impl TokenSampler {
     /// Chooses (and records) the next token from the logits at batch row `row`.
-    pub(crate) fn sample(
-        &mut self,
-        model: &LlamaModel,
-        ctx: &LlamaContext<'_>,
-        row: i32,
-    ) -> LlamaToken {
+    pub(crate) fn sample(&mut self, ctx: &LlamaContext<'_>, row: i32) -> LlamaToken {
         let (pre, post, grammar, steer) = match &mut self.mode {
             Mode::Free(chain) => return chain.sample(ctx, row),
             Mode::Constrained {
@@ -222,9 +247,9 @@ impl TokenSampler {
                 steer,
             } => (pre, post, grammar, steer),
         };
-        let mut allowed = |token: LlamaToken, grammar: &mut Option<LlamaSampler>| {
+        let allowed = |token: LlamaToken, grammar: &mut Option<LlamaSampler>| {
             grammar.as_mut().is_none_or(|g| allows(g, token))
-                && steer.as_mut().is_none_or(|s| s.allows(model, token))
+                && steer.as_ref().is_none_or(|s| s.allows(token))
         };
         let mut candidates = ctx.token_data_array_ith(row);
         candidates.apply_sampler(pre);
@@ -239,7 +264,7 @@ impl TokenSampler {
                 }
                 candidates
                     .data
-                    .retain(|d| steer.as_mut().is_none_or(|s| s.allows(model, d.id())));
+                    .retain(|d| steer.as_ref().is_none_or(|s| s.allows(d.id())));
                 if candidates.data.is_empty() {
                     candidates = ctx.token_data_array_ith(row);
                     if let Some(g) = grammar.as_mut() {
@@ -251,7 +276,7 @@ impl TokenSampler {
                         .sort_unstable_by(|a, b| b.logit().total_cmp(&a.logit()));
                     let mut kept = Vec::with_capacity(LAST_RESORT_CANDIDATES);
                     for d in &candidates.data {
-                        if steer.as_mut().is_none_or(|s| s.allows(model, d.id())) {
+                        if steer.as_ref().is_none_or(|s| s.allows(d.id())) {
                             kept.push(*d);
                             if kept.len() == LAST_RESORT_CANDIDATES {
                                 break;
@@ -286,7 +311,7 @@ impl TokenSampler {
             g.accept(token);
         }
         if let Some(s) = steer.as_mut() {
-            s.accept(model, token);
+            s.accept(token);
         }
         pre.accept(token);
         post.accept(token);
@@ -308,6 +333,8 @@ pub(crate) fn build(
     sampling: &Sampling,
     grammar: Option<&str>,
     steering: &Steering,
+    written: &str,
+    pieces: impl FnOnce() -> Arc<Pieces>,
     seed: u32,
 ) -> Result<TokenSampler, GenerateError> {
     let grammar = grammar
@@ -351,10 +378,19 @@ pub(crate) fn build(
         post.push(LlamaSampler::temp(sampling.temperature));
         post.push(LlamaSampler::dist(seed));
     }
-    let steer = (!steering.is_empty()).then(|| Steer {
-        check: SteeringCheck::new(steering),
-        tail: String::new(),
-        piece: Vec::with_capacity(32),
+    let steer = (!steering.is_empty()).then(|| {
+        // A prefill is text already written: what follows is checked against its end.
+        let mut cut = written.len().saturating_sub(STEER_TAIL_BYTES);
+        while !written.is_char_boundary(cut) {
+            cut += 1;
+        }
+        let tail = written[cut..].to_owned();
+        Steer {
+            check: SteeringCheck::new(steering),
+            pieces: pieces(),
+            tail_lower: tail.to_lowercase(),
+            tail,
+        }
     });
     let mode = if grammar.is_none() && steer.is_none() {
         Mode::Free(LlamaSampler::chain_simple(pre.into_iter().chain(post)))

@@ -473,7 +473,7 @@ impl<'m> Worker<'m> {
     fn sample(&mut self, i: usize) -> Option<End> {
         let r = &mut self.running[i];
         let at = r.logits_at.take()?;
-        let token = r.job.sampler.sample(self.model, &self.ctx, at);
+        let token = r.job.sampler.sample(&self.ctx, at);
         let vocab = self.model.vocab();
         if vocab.is_eog(token) {
             return Some(End::Done(FinishReason::Stop));

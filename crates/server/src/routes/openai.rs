@@ -41,6 +41,13 @@ pub(crate) struct ChatCompletionRequest {
     /// The conversation, oldest first.
     #[schema(value_type = Vec<ChatMessageParam>)]
     messages: Option<Value>,
+    /// The last message is the beginning of the answer, from the assistant, and the model
+    /// continues it (vLLM's and llama.cpp's extension); the answer does not repeat it.
+    #[schema(value_type = Option<bool>)]
+    continue_final_message: Option<Value>,
+    /// Must be false (or absent) when `continue_final_message` is true; vLLM's extension.
+    #[schema(value_type = Option<bool>)]
+    add_generation_prompt: Option<Value>,
     #[serde(flatten)]
     options: Options,
 }
@@ -141,6 +148,8 @@ struct Settings {
     stream: bool,
     include_usage: bool,
     cache_prompt: Option<bool>,
+    /// The answer's beginning (`continue_final_message`).
+    prefill: Option<String>,
 }
 
 fn invalid(field: &str, reason: impl std::fmt::Display) -> ApiError {
@@ -267,6 +276,7 @@ impl Options {
             stream,
             include_usage,
             cache_prompt: boolean("cache_prompt", self.cache_prompt.as_ref())?,
+            prefill: None,
         })
     }
 }
@@ -461,6 +471,7 @@ fn request(prompt: Prompt, settings: &Settings) -> GenerationRequest {
         timeout: None,
         cache_prompt: settings.cache_prompt,
         steer: Default::default(),
+        prefill: settings.prefill.clone(),
     }
 }
 
@@ -961,8 +972,38 @@ pub(crate) async fn chat_completions(
     let generator = generator(&state)?;
     let info = generator.info();
     check_model(body.model.as_ref(), &info)?;
-    let messages = messages(body.messages.as_ref())?;
-    let settings = body.options.settings(&info)?;
+    let mut messages = messages(body.messages.as_ref())?;
+    let mut settings = body.options.settings(&info)?;
+    if boolean(
+        "continue_final_message",
+        body.continue_final_message.as_ref(),
+    )? == Some(true)
+    {
+        if boolean("add_generation_prompt", body.add_generation_prompt.as_ref())? == Some(true) {
+            return Err(invalid(
+                "add_generation_prompt",
+                "must be false when continue_final_message is true",
+            ));
+        }
+        match messages.pop() {
+            Some(last) if last.role == ChatRole::Assistant && !messages.is_empty() => {
+                settings.prefill = Some(last.content);
+            }
+            _ => {
+                return Err(invalid(
+                    "messages",
+                    "with continue_final_message, the last message must be the assistant's \
+                     and follow at least one other",
+                ));
+            }
+        }
+        if settings.format != ResponseFormat::Text {
+            return Err(invalid(
+                "continue_final_message",
+                "cannot be combined with a JSON response_format",
+            ));
+        }
+    }
     respond(
         &state,
         generator.as_ref(),

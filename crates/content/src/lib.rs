@@ -4,6 +4,7 @@
 //! No I/O and no model here: the engine feeds texts in and stores what comes out.
 
 mod ads;
+mod borrowed;
 mod channel;
 mod claim;
 mod error;
@@ -20,6 +21,7 @@ pub use ads::{
     assemble, candidate_count, example_leaks, field_messages, field_schema, is_relevant,
     items_per_creative, parse_candidates, record_candidates, tidy,
 };
+pub use borrowed::Borrowed;
 pub use channel::{
     Channel, Counting, Field, SMS_GSM7_MAX, SMS_UCS2_MAX, dedupe, has_opt_out, sms_length,
     sms_with_opt_out,

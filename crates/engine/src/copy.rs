@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use vitrine_content::{
-    DescriptionOptions, Example, Extractor, Facts, RemovedSentence, Report, Verifier,
+    Borrowed, DescriptionOptions, Example, Extractor, Facts, RemovedSentence, Report, Verifier,
     description_lead, description_messages, remove_unsupported, repeated_ngram, sentences,
     split_run_ons, steering,
 };
@@ -83,6 +83,7 @@ pub fn describe(
     };
     let messages = description_messages(facts, options, examples);
     let lead = description_lead(facts);
+    let borrowed = Borrowed::new(facts, examples.iter().map(|e| e.description.as_str()));
     let job = Variant {
         generator,
         verifier: Verifier::new(facts, extractor),
@@ -91,6 +92,7 @@ pub fn describe(
         settings,
         steer: &steer,
         lead: &lead,
+        borrowed,
         own_words: facts.own_words(),
     };
     std::thread::scope(|scope| {
@@ -123,6 +125,8 @@ struct Variant<'a> {
     steer: &'a Steering,
     /// The text's beginning, which the model continues.
     lead: &'a str,
+    /// Details of the examples' products, not to be passed off as this one's.
+    borrowed: Borrowed,
     /// The record's words, never split as run-on sentences.
     own_words: HashSet<String>,
 }
@@ -162,8 +166,10 @@ impl Variant<'_> {
             );
             let raw_report = verifier.check(&raw);
             let repair = remove_unsupported(&raw, &raw_report);
-            let (text, repeats) = drop_repeats(&repair.text);
+            let unborrowed = self.borrowed.remove(&repair.text);
+            let (text, repeats) = drop_repeats(&unborrowed.text);
             let mut removed = repair.removed;
+            removed.extend(unborrowed.removed);
             removed.extend(repeats);
             let report = verifier.check(&text);
             let words = text.split_whitespace().count() as f64;

@@ -15,7 +15,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use serde_json::{Value, json};
 use vitrine_content::{
-    DESCRIPTION_PROMPT_VERSION, DescriptionOptions, EXAMPLE_CHARS, Example, ExampleIndex,
+    Borrowed, DESCRIPTION_PROMPT_VERSION, DescriptionOptions, EXAMPLE_CHARS, Example, ExampleIndex,
     Extractor, Facts, Grounding, Verifier, coverage, distinct_n, fact_sheet, repeated_ngram,
     rouge_l,
 };
@@ -65,6 +65,8 @@ struct Scores {
     mentions: std::collections::BTreeMap<String, (usize, usize)>,
     words: f64,
     empty: usize,
+    /// Texts with a detail found in an example's description and not in the record.
+    borrowing: usize,
 }
 
 impl Scores {
@@ -72,6 +74,7 @@ impl Scores {
         &mut self,
         text: &str,
         verifier: &Verifier<'_>,
+        borrowed: &Borrowed,
         human: &str,
         attrs: &[(String, String)],
     ) {
@@ -92,6 +95,7 @@ impl Scores {
         }
         self.words += text.split_whitespace().count() as f64;
         self.empty += usize::from(text.trim().is_empty());
+        self.borrowing += usize::from(!borrowed.remove(text).removed.is_empty());
     }
 
     fn merge(&mut self, o: &Scores) {
@@ -109,6 +113,7 @@ impl Scores {
         }
         self.words += o.words;
         self.empty += o.empty;
+        self.borrowing += o.borrowing;
     }
 
     fn json(&self) -> Value {
@@ -129,6 +134,7 @@ impl Scores {
                 .collect::<serde_json::Map<_, _>>(),
             "mean_words": self.words / n,
             "empty_texts": self.empty,
+            "texts_with_borrowed_details": self.borrowing,
         })
     }
 }
@@ -310,6 +316,15 @@ fn evaluate_one(
         .wrapping_mul(1_000_003)
         .wrapping_add(k as u64 * 101);
 
+    // The examples the grounded prompt shows, chosen first: every method is checked for details
+    // borrowed from them.
+    let examples: Vec<Example> = index
+        .similar(product, config.examples)
+        .into_iter()
+        .filter_map(|p| Example::from_product(p, EXAMPLE_CHARS))
+        .collect();
+    let borrowed = Borrowed::new(&facts, examples.iter().map(|e| e.description.as_str()));
+
     // 1. The plain prompt, as a merchant would write it.
     let started = Instant::now();
     let mut plain = GenerationRequest::chat(vec![ChatMessage::new(
@@ -333,14 +348,10 @@ fn evaluate_one(
         }
     };
     out.plain_time = started.elapsed();
-    out.plain.add(&plain_text, &verifier, &human, &attrs);
+    out.plain
+        .add(&plain_text, &verifier, &borrowed, &human, &attrs);
 
-    // 2. Grounded: examples from similar products, steered, verified.
-    let examples: Vec<Example> = index
-        .similar(product, config.examples)
-        .into_iter()
-        .filter_map(|p| Example::from_product(p, EXAMPLE_CHARS))
-        .collect();
+    // 2. Grounded: steered, verified, with examples from similar products.
     let options = DescriptionOptions {
         length: config.length,
         variants: config.variants,
@@ -360,8 +371,10 @@ fn evaluate_one(
     for variant in variants {
         match variant {
             Ok(d) => {
-                out.grounded_raw.add(&d.raw, &verifier, &human, &attrs);
-                out.verified.add(&d.text, &verifier, &human, &attrs);
+                out.grounded_raw
+                    .add(&d.raw, &verifier, &borrowed, &human, &attrs);
+                out.verified
+                    .add(&d.text, &verifier, &borrowed, &human, &attrs);
                 out.attempts += d.attempts;
                 if out.sample.is_none() && k < 5 {
                     out.sample = Some(json!({

@@ -203,6 +203,13 @@ fn print_table(r: &Value) {
             .collect();
         println!("{label} mentions: {}", shares.join(", "));
     }
+    println!(
+        "texts with a detail borrowed from an example: plain {}, grounded before verification {}, \
+         verified {}",
+        r["plain_prompt"]["texts_with_borrowed_details"],
+        r["grounded_before_verification"]["texts_with_borrowed_details"],
+        r["grounded_verified"]["texts_with_borrowed_details"],
+    );
     println!();
     println!(
         "distinct-2 across variants {}, {:.1} descriptions/minute, {} attempts per variant, {} failed",

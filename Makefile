@@ -49,11 +49,13 @@ test: setup
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --locked
 
 ## bench: import throughput and memory; LLM serving beside llama.cpp; grounded product copy
-## on 30 Myntra products (JSON in bench/results/)
+## on 30 Myntra products; recommenders on Amazon Beauty and Toys (JSON in bench/results/)
 bench: build reference
 	$(VITRINE) bench import --out bench/results/import.json
 	$(VITRINE) bench llm --out bench/results/llm.json
 	$(VITRINE) eval copy --sample 30 --seed 1 --out bench/results/copy-eval.json
+	$(VITRINE) eval rec --data ../shared/data/amazon-seqrec-s3rec/Beauty.txt.gz
+	$(VITRINE) eval rec --data ../shared/data/amazon-seqrec-s3rec/Toys_and_Games.txt.gz
 
 ## clean-db: delete the demo database
 clean-db:

@@ -229,3 +229,46 @@ fn model_commands_name_the_fix() {
     let out = vitrine(&db, &["models", "pull", "no-such-model"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn eval_rec_reports_json_and_refuses_bad_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("v.db");
+    let data = dir.path().join("tiny.txt");
+    // Shopper 3 follows shopper 1 and 2's path; item 4 follows 3 for everyone.
+    std::fs::write(&data, "1 1 2 3 4\n2 2 3 4 5\n3 1 2 3 4\n4 6 1 2\n").unwrap();
+    let out = dir.path().join("r.json");
+    let ok = vitrine(
+        &db,
+        &[
+            "eval",
+            "rec",
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert!(stdout(&ok).contains("item-knn (test)"), "{}", stdout(&ok));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(report["users"], 4);
+    assert_eq!(report["items"], 6);
+    // Three models, each with validation and test under both protocols.
+    let results = report["results"].as_array().unwrap();
+    assert_eq!(results.len(), 3);
+    assert_eq!(results[0]["evaluations"].as_array().unwrap().len(), 4);
+
+    std::fs::write(&data, "1 1 2\n2 3 -4\n").unwrap();
+    let bad = vitrine(&db, &["eval", "rec", "--data", data.to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("line 2: '-4' is not an item number"),
+        "{}",
+        stderr(&bad)
+    );
+    let missing = vitrine(&db, &["eval", "rec", "--data", "/nonexistent/seq.txt"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert_eq!(stderr(&missing).lines().count(), 1, "{}", stderr(&missing));
+}

@@ -25,6 +25,9 @@ pub enum Error {
     /// The language model could not generate.
     #[error(transparent)]
     Generate(#[from] vitrine_core::GenerateError),
+    /// The recommender refused its data or settings.
+    #[error(transparent)]
+    Recommender(#[from] vitrine_recsys::Error),
     /// Text generation was asked of an engine without a language model.
     #[error("no language model is configured")]
     NoModel,

@@ -19,6 +19,7 @@ pub mod models {
     };
 }
 mod keys;
+pub mod rec;
 
 /// Text generators the engine can be given: a GGUF model run by llama.cpp in this process, or a
 /// model server reached over HTTP.

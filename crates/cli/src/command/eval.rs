@@ -9,6 +9,7 @@ use clap::{Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
 use vitrine_engine::eval::{CopyEvalConfig, Length, eval_copy};
+use vitrine_engine::rec::{ItemKnnConfig, RecEvalConfig, RecModel, eval_rec};
 use vitrine_engine::text::{LocalConfig, LocalGenerator};
 
 use crate::exit::{Failure, Outcome};
@@ -18,6 +19,54 @@ pub(crate) enum Command {
     /// Descriptions from attributes alone, against the catalog's human descriptions: the
     /// plain-prompt baseline, grounded generation before verification, and after.
     Copy(CopyArgs),
+    /// Recommenders on a sequence file (S3-Rec format) with the published protocols: full
+    /// ranking with the history masked, and 99 sampled negatives; validation and test targets.
+    Rec(RecArgs),
+}
+
+/// A recommender to measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum RecModelArg {
+    /// Most-popular items in training.
+    Popularity,
+    /// Item-to-item co-occurrence (cosine over shoppers).
+    ItemKnn,
+    /// Popularity counted over every interaction, test targets included, as the published
+    /// PopRec row was: a check on the evaluator, not a model.
+    PopularityAll,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct RecArgs {
+    /// Sequences, one shopper per line: `user item item ...` in time order (gzip or not).
+    #[arg(
+        long,
+        default_value = "../shared/data/amazon-seqrec-s3rec/Beauty.txt.gz"
+    )]
+    data: PathBuf,
+    /// Models to measure (comma-separated).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "popularity,popularity-all,item-knn"
+    )]
+    model: Vec<RecModelArg>,
+    /// Seed of the sampled protocol's negatives.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Neighbours kept per item by item-kNN.
+    #[arg(long, default_value_t = ItemKnnConfig::default().neighbours)]
+    knn_neighbours: usize,
+    /// Latest history items that vote in item-kNN.
+    #[arg(long, default_value_t = ItemKnnConfig::default().window)]
+    knn_window: usize,
+    /// Weight of each older vote relative to the next newer one in item-kNN (0 to 1).
+    #[arg(long, default_value_t = ItemKnnConfig::default().decay)]
+    knn_decay: f32,
+    /// Where to write the JSON result (default: bench/results/rec-eval-<dataset>.json).
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 /// Description length, as the API names it.
@@ -77,6 +126,142 @@ pub(crate) struct CopyArgs {
 pub(crate) fn run(command: Command) -> Outcome {
     match command {
         Command::Copy(args) => copy(args),
+        Command::Rec(args) => rec(args),
+    }
+}
+
+fn rec(args: RecArgs) -> Outcome {
+    if !args.data.is_file() {
+        return Err(Failure::BadInput(format!(
+            "--data {}: no such file",
+            args.data.display()
+        )));
+    }
+    if args.knn_neighbours == 0 || args.knn_window == 0 || !(0.0..=1.0).contains(&args.knn_decay) {
+        return Err(Failure::BadInput(
+            "--knn-neighbours and --knn-window must be at least 1, --knn-decay 0 to 1".into(),
+        ));
+    }
+    let mut models = Vec::new();
+    for m in &args.model {
+        let m = match m {
+            RecModelArg::Popularity => RecModel::Popularity,
+            RecModelArg::ItemKnn => RecModel::ItemKnn,
+            RecModelArg::PopularityAll => RecModel::PopularityAll,
+        };
+        if !models.contains(&m) {
+            models.push(m);
+        }
+    }
+    let config = RecEvalConfig {
+        data: args.data.clone(),
+        models,
+        seed: args.seed,
+        knn: ItemKnnConfig {
+            neighbours: args.knn_neighbours,
+            window: args.knn_window,
+            decay: args.knn_decay,
+        },
+    };
+    let bar = Mutex::new(None::<(String, Option<ProgressBar>)>);
+    let result = eval_rec(&config, &|model, done, total| {
+        let mut bar = bar.lock().unwrap_or_else(|e| e.into_inner());
+        if bar.as_ref().is_none_or(|(m, _)| m != model) {
+            if let Some((_, Some(b))) = bar.take() {
+                b.finish_and_clear();
+            }
+            *bar = Some((model.to_owned(), rec_progress(model)));
+        }
+        match bar.as_ref().and_then(|(_, b)| b.as_ref()) {
+            Some(b) => {
+                b.set_length(total as u64);
+                b.set_position(done as u64);
+            }
+            None if done == total => eprintln!("eval rec: {model}: {done}/{total} shoppers"),
+            None => {}
+        }
+    })?;
+    if let Some((_, Some(b))) = bar.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        b.finish_and_clear();
+    }
+    let out = args.out.unwrap_or_else(|| {
+        PathBuf::from(format!(
+            "bench/results/rec-eval-{}.json",
+            result["dataset"].as_str().unwrap_or("data")
+        ))
+    });
+    write_json(&out, &result)?;
+    print_rec_table(&result);
+    println!("written to {}", out.display());
+    Ok(())
+}
+
+fn rec_progress(model: &str) -> Option<ProgressBar> {
+    std::io::stderr().is_terminal().then(|| {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template(&format!(
+                "eval rec {model} [{{bar:30}}] {{pos}}/{{len}} shoppers"
+            ))
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        bar
+    })
+}
+
+fn print_rec_table(r: &Value) {
+    println!(
+        "{}: {} shoppers, {} items, {} interactions (sampled negatives: seed {})",
+        r["dataset"].as_str().unwrap_or("data"),
+        r["users"],
+        r["items"],
+        r["interactions"],
+        r["sampled_seed"]
+    );
+    for (protocol, keys) in [
+        (
+            "full",
+            ["HR@5", "NDCG@5", "HR@10", "NDCG@10", "HR@20", "NDCG@20"],
+        ),
+        (
+            "sampled-99",
+            ["HR@1", "HR@5", "NDCG@5", "HR@10", "NDCG@10", "MRR"],
+        ),
+    ] {
+        println!();
+        print!("{:<28}", format!("{protocol} ranking"));
+        for k in keys {
+            print!(" {k:>8}");
+        }
+        println!();
+        for result in r["results"].as_array().into_iter().flatten() {
+            for e in result["evaluations"].as_array().into_iter().flatten() {
+                if e["protocol"] != protocol {
+                    continue;
+                }
+                let label = format!(
+                    "{} ({})",
+                    e["model"].as_str().unwrap_or("?"),
+                    e["stage"].as_str().unwrap_or("?")
+                );
+                print!("{label:<28}");
+                for k in keys {
+                    print!(" {:>8.4}", e["metrics"][k].as_f64().unwrap_or(f64::NAN));
+                }
+                println!();
+            }
+        }
+        for (name, numbers) in r["published"][protocol].as_object().into_iter().flatten() {
+            print!("{:<28}", format!("published {name} (test)"));
+            for k in keys {
+                match numbers[k].as_f64() {
+                    Some(v) => print!(" {v:>8.4}"),
+                    None => print!(" {:>8}", "-"),
+                }
+            }
+            println!();
+        }
     }
 }
 

@@ -1,0 +1,22 @@
+//! Vitrine's sequential recommender: shoppers' item sequences and the leave-one-out split of the
+//! published tables, the baselines (most-popular, item-kNN), and the evaluator (full ranking with
+//! the history masked, and the sampled protocol). No text, no HTTP, no database: the engine turns
+//! the store's events into `Sequences` and serves the scores.
+
+mod error;
+mod evaluate;
+mod itemknn;
+mod metrics;
+mod popularity;
+mod scorer;
+mod sequences;
+mod split;
+
+pub use error::{Error, Result};
+pub use evaluate::{Evaluation, Protocol, evaluate, negatives_for};
+pub use itemknn::{ItemKnn, ItemKnnConfig};
+pub use metrics::{Metrics, Rank};
+pub use popularity::Popularity;
+pub use scorer::Scorer;
+pub use sequences::{PAD, Sequences};
+pub use split::{MIN_EVALUATED, Stage, held_out, train_part};

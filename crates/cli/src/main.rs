@@ -56,6 +56,8 @@ enum Command {
     /// Review generated drafts: list, approve, edit, reject.
     #[command(subcommand)]
     Drafts(command::drafts::Command),
+    /// Recommend products to a shopper from their latest behaviour (JSON, as the API).
+    Recommend(command::recommend::Args),
     /// Follow and cancel batch jobs.
     #[command(subcommand)]
     Jobs(command::drafts::JobCommand),
@@ -109,6 +111,7 @@ fn main() -> ExitCode {
         Command::Generate(cmd) => command::generate::run(&global, cmd),
         Command::Drafts(cmd) => command::drafts::run(&global, cmd),
         Command::Jobs(cmd) => command::drafts::run_jobs(&global, cmd),
+        Command::Recommend(args) => command::recommend::run(&global, args),
         Command::Bench(cmd) => command::bench::run(&global, cmd),
         Command::Eval(cmd) => command::eval::run(cmd),
         Command::Models(cmd) => command::models::run(cmd),

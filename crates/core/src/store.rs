@@ -137,6 +137,9 @@ pub trait Store: Send + Sync {
     fn list_events(&self, query: &EventQuery) -> Result<Page<Event>>;
     /// Whether a shopper has been seen.
     fn shopper_exists(&self, id: &str) -> Result<bool>;
+    /// Every view, cart and purchase event, shopper by shopper and oldest first within a shopper
+    /// (the recommender's training data), streamed to `visit` without holding them all.
+    fn scan_interactions(&self, visit: &mut dyn FnMut(Event)) -> Result<()>;
 
     /// Starts a bulk import.
     fn begin_import(&self) -> Result<Box<dyn ImportTx + '_>>;

@@ -38,6 +38,8 @@ pub struct Engine {
     pub(crate) extractors: Arc<crate::content::ExtractorCache>,
     /// Phrases the merchant never wants in generated copy.
     pub(crate) banned_phrases: Arc<Vec<String>>,
+    /// The recommender fitted on the store's events, once asked for.
+    pub(crate) recommender: Arc<crate::rec::RecommenderSlot>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -67,6 +69,7 @@ impl Engine {
             generator: None,
             extractors: Arc::default(),
             banned_phrases: Arc::default(),
+            recommender: Arc::default(),
         }
     }
 

@@ -44,15 +44,26 @@ pub struct ItemKnn {
 }
 
 impl ItemKnn {
-    /// Counts co-occurrences in the training part of every sequence.
+    /// Counts co-occurrences in the training part of every sequence (the held-out items are
+    /// not counted), for evaluation.
     pub fn fit(data: &Sequences, config: &ItemKnnConfig) -> Self {
+        Self::fit_parts(data, config, false)
+    }
+
+    /// Counts co-occurrences in every whole sequence, for serving.
+    pub fn fit_all(data: &Sequences, config: &ItemKnnConfig) -> Self {
+        Self::fit_parts(data, config, true)
+    }
+
+    fn fit_parts(data: &Sequences, config: &ItemKnnConfig, whole: bool) -> Self {
+        let part = |seq| if whole { seq } else { train_part(seq) };
         let n = data.n_items() + 1;
         let mut shoppers = vec![0f32; n];
         let mut together: Vec<HashMap<u32, f32>> = vec![HashMap::new(); n];
         let mut distinct = Vec::new();
         for seq in data.iter() {
             distinct.clear();
-            distinct.extend_from_slice(train_part(seq));
+            distinct.extend_from_slice(part(seq));
             distinct.sort_unstable();
             distinct.dedup();
             for (x, &a) in distinct.iter().enumerate() {
@@ -76,7 +87,11 @@ impl ItemKnn {
                 row
             })
             .collect();
-        let pop = Popularity::fit(data);
+        let pop = if whole {
+            Popularity::fit_all(data)
+        } else {
+            Popularity::fit(data)
+        };
         let top = (1..n as u32).map(|i| pop.count(i)).fold(1.0, f32::max);
         let prior = (0..n as u32).map(|i| 1e-6 * pop.count(i) / top).collect();
         Self {

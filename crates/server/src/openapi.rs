@@ -32,6 +32,7 @@ const BEARER: &str = "bearerAuth";
     tags(
         (name = "products", description = "The catalog"),
         (name = "events", description = "Shopper behaviour"),
+        (name = "recommendations", description = "Products for a shopper, from their behaviour"),
         (name = "keys", description = "API keys (admin)"),
         (name = "openai", description = "The language model, in OpenAI's API shapes"),
         (name = "system", description = "Health, metrics and this document"),

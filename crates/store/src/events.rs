@@ -184,6 +184,31 @@ pub(crate) fn list(conn: &Connection, q: &EventQuery) -> Result<Page<Event>> {
     })
 }
 
+/// Views, carts and purchases in `(shopper, ts)` order: the unique index's own order, so the scan
+/// needs no sort.
+pub(crate) fn scan_interactions(conn: &Connection, visit: &mut dyn FnMut(Event)) -> Result<()> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT e.id, s.external_id, e.product_id, e.kind, e.ts, e.variant \
+             FROM events e JOIN shoppers s ON s.id = e.shopper \
+             WHERE e.kind IN (0, 1, 2) ORDER BY e.shopper, e.ts, e.id",
+        )
+        .map_err(db)?;
+    let mut rows = stmt.query([]).map_err(db)?;
+    while let Some(r) = rows.next().map_err(db)? {
+        let variant: String = r.get(5).map_err(db)?;
+        visit(Event {
+            id: r.get(0).map_err(db)?,
+            shopper: r.get(1).map_err(db)?,
+            product: r.get(2).map_err(db)?,
+            kind: kind_from_code(r.get(3).map_err(db)?).map_err(db)?,
+            ts: r.get(4).map_err(db)?,
+            variant: (!variant.is_empty()).then_some(variant),
+        });
+    }
+    Ok(())
+}
+
 pub(crate) fn shopper_exists(conn: &Connection, id: &str) -> Result<bool> {
     conn.prepare_cached("SELECT 1 FROM shoppers WHERE external_id = ?1")
         .and_then(|mut s| s.query_row([id], |_| Ok(())).optional())

@@ -151,6 +151,10 @@ impl Store for SqliteStore {
         self.readers.with(|c| events::shopper_exists(c, id))
     }
 
+    fn scan_interactions(&self, visit: &mut dyn FnMut(Event)) -> CoreResult<()> {
+        self.readers.with(|c| events::scan_interactions(c, visit))
+    }
+
     fn begin_import(&self) -> CoreResult<Box<dyn ImportTx + '_>> {
         let conn = connection::open(&self.path, Mode::Bulk)?;
         Ok(Box::new(SqliteImport::begin(conn)?))

@@ -9,6 +9,7 @@ pub(crate) mod import;
 pub(crate) mod keys;
 pub(crate) mod llm;
 pub(crate) mod models;
+pub(crate) mod recommend;
 pub(crate) mod serve;
 
 use std::path::PathBuf;

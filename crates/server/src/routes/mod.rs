@@ -13,6 +13,7 @@ pub(crate) mod events;
 pub(crate) mod keys;
 pub(crate) mod openai;
 pub(crate) mod products;
+pub(crate) mod recommendations;
 pub(crate) mod system;
 
 /// The default page size of list endpoints.
@@ -33,6 +34,7 @@ pub(crate) fn protected() -> OpenApiRouter<AppState> {
         .routes(routes!(products::show))
         .routes(routes!(events::list))
         .routes(routes!(events::shopper))
+        .routes(routes!(recommendations::shopper))
         .routes(routes!(openai::chat_completions))
         .routes(routes!(openai::completions))
         .routes(routes!(openai::models));

@@ -1,4 +1,4 @@
-//! Recommendations: `vitrine eval rec` runs the recommender crate's models on a sequence file
+//! `vitrine eval rec` runs the recommender crate's models on a sequence file
 //! with the published protocols and sets the results beside the published numbers.
 
 use std::path::PathBuf;
@@ -6,10 +6,8 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 use vitrine_recsys::{
-    Evaluation, ItemKnn, Popularity, Protocol, Scorer, Sequences, Stage, evaluate,
+    Evaluation, ItemKnn, ItemKnnConfig, Popularity, Protocol, Scorer, Sequences, Stage, evaluate,
 };
-
-pub use vitrine_recsys::ItemKnnConfig;
 
 use crate::Result;
 

@@ -1,0 +1,160 @@
+//! Recommendations over HTTP: the sequence model on a shopper's latest events, purchases left
+//! out, the cold-start strategies, and the errors.
+
+mod common;
+
+use axum::http::{Method, StatusCode};
+use common::TestApp;
+use serde_json::{Value, json};
+
+async fn events(app: &TestApp, list: &[(&str, &str, &str)]) {
+    let events: Vec<Value> = list
+        .iter()
+        .enumerate()
+        .map(|(n, (shopper, product, kind))| {
+            json!({"shopper": shopper, "product": product, "kind": kind,
+                   "ts": format!("2026-10-01T12:{:02}:{:02}Z", n / 60, n % 60)})
+        })
+        .collect();
+    let reply = app
+        .json(
+            Method::POST,
+            "/v1/events/batch",
+            &app.merchant,
+            json!({"events": events}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+}
+
+async fn recommend(app: &TestApp, shopper: &str, k: u32) -> Value {
+    let reply = app
+        .get(
+            &format!("/v1/shoppers/{shopper}/recommendations?k={k}"),
+            &app.reader,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    reply.json()
+}
+
+fn products(recs: &Value) -> Vec<&str> {
+    recs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["product"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn sequence_model_cold_start_and_errors() {
+    let app = TestApp::new();
+    for (id, category) in [
+        ("shoe-1", "shoes"),
+        ("shoe-2", "shoes"),
+        ("shoe-3", "shoes"),
+        ("bag-1", "bags"),
+        ("bag-2", "bags"),
+        ("bag-3", "bags"),
+        ("hat-1", "hats"),
+    ] {
+        app.product(
+            json!({"id": id, "title": format!("Item {id}"), "brand": "Acme",
+                           "category": category, "price": "10"}),
+        )
+        .await;
+    }
+    // Shoe shoppers go shoe-1 -> shoe-2 -> shoe-3; bag shoppers bag-1 -> bag-2; bag-2 is the
+    // most popular product overall.
+    let mut list = Vec::new();
+    for s in ["a", "b", "c"] {
+        list.extend([
+            (s, "shoe-1", "view"),
+            (s, "shoe-2", "view"),
+            (s, "shoe-3", "purchase"),
+        ]);
+    }
+    for s in ["d", "e", "f", "g"] {
+        list.extend([(s, "bag-1", "view"), (s, "bag-2", "purchase")]);
+    }
+    list.push(("h", "bag-2", "view"));
+    list.push(("h", "bag-3", "view"));
+    events(&app, &list).await;
+
+    let a = recommend(&app, "h", 3).await;
+    assert_eq!(a["strategy"], "sequence");
+    assert_eq!(a["model"], "item-knn");
+    assert_eq!(a["fitted_events"], 19);
+    assert_eq!(products(&a)[0], "bag-1", "{a}");
+    assert_eq!(a["items"][0]["title"], "Item bag-1");
+    assert_eq!(a["items"][0]["category"], "bags");
+
+    // Events after fitting count: this shopper's shoe-1 view arrives now, and the purchased
+    // shoe-2 is never recommended.
+    events(
+        &app,
+        &[("buyer", "shoe-2", "purchase"), ("buyer", "shoe-1", "view")],
+    )
+    .await;
+    let buyer = recommend(&app, "buyer", 10).await;
+    assert_eq!(buyer["strategy"], "sequence");
+    assert_eq!(buyer["history_items_used"], 2);
+    assert!(!products(&buyer).contains(&"shoe-2"), "{buyer}");
+    assert_eq!(products(&buyer)[0], "shoe-3", "{buyer}");
+
+    // A shopper whose only product is new to the model: popular in that product's category.
+    app.product(json!({"id": "bag-new", "title": "New Bag", "category": "bags", "price": "10"}))
+        .await;
+    events(&app, &[("newbie", "bag-new", "view")]).await;
+    let newbie = recommend(&app, "newbie", 2).await;
+    assert_eq!(newbie["strategy"], "popular_in_categories");
+    assert_eq!(newbie["categories"], json!(["bags"]));
+    assert_eq!(products(&newbie), vec!["bag-2", "bag-1"]);
+
+    // Nothing known at all (a product the catalog never had): the most popular overall.
+    events(&app, &[("stranger", "mystery", "view")]).await;
+    let stranger = recommend(&app, "stranger", 1).await;
+    assert_eq!(stranger["strategy"], "popular");
+    assert_eq!(products(&stranger), vec!["bag-2"]);
+
+    let get = |uri: String| {
+        let app = &app;
+        async move { app.get(&uri, &app.reader).await }
+    };
+    get("/v1/shoppers/ghost/recommendations".into())
+        .await
+        .assert_error(404, "not_found");
+    for k in ["0", "101"] {
+        let message = get(format!("/v1/shoppers/h/recommendations?k={k}"))
+            .await
+            .assert_error(422, "invalid");
+        assert!(message.starts_with("k:"), "{message}");
+    }
+    assert_eq!(
+        get("/v1/shoppers/h/recommendations?k=ten".into())
+            .await
+            .status
+            .as_u16(),
+        400
+    );
+    assert_eq!(
+        get("/v1/shoppers/h/recommendations?n=3".into())
+            .await
+            .status
+            .as_u16(),
+        400
+    );
+    assert_eq!(
+        app.send(common::request(
+            Method::GET,
+            "/v1/shoppers/h/recommendations",
+            None,
+            None
+        ))
+        .await
+        .status
+        .as_u16(),
+        401
+    );
+}

@@ -54,7 +54,12 @@ bench: build reference
 	$(VITRINE) bench import --out bench/results/import.json
 	$(VITRINE) bench llm --out bench/results/llm.json
 	$(VITRINE) eval copy --sample 30 --seed 1 --out bench/results/copy-eval.json
-	$(VITRINE) eval rec --data ../shared/data/amazon-seqrec-s3rec/Beauty.txt.gz
+	rm -rf runs/bench-sasrec-Beauty
+	$(VITRINE) train rec --data ../shared/data/amazon-seqrec-s3rec/Beauty.txt.gz \
+	  --run runs/bench-sasrec-Beauty --max-minutes 15
+	cp runs/bench-sasrec-Beauty/metrics.json bench/results/rec-train-Beauty.json
+	$(VITRINE) eval rec --data ../shared/data/amazon-seqrec-s3rec/Beauty.txt.gz \
+	  --model popularity,popularity-all,item-knn,sasrec --run runs/bench-sasrec-Beauty
 	$(VITRINE) eval rec --data ../shared/data/amazon-seqrec-s3rec/Toys_and_Games.txt.gz
 
 ## clean-db: delete the demo database

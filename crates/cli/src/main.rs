@@ -64,6 +64,9 @@ enum Command {
     /// Benchmarks; results are written as JSON to bench/results/.
     #[command(subcommand)]
     Bench(command::bench::Command),
+    /// Train models on the store's data or a file, into a run directory.
+    #[command(subcommand)]
+    Train(command::train::Command),
     /// Quality evaluations on real datasets; results are written as JSON to bench/results/.
     #[command(subcommand)]
     Eval(command::eval::Command),
@@ -113,6 +116,7 @@ fn main() -> ExitCode {
         Command::Jobs(cmd) => command::drafts::run_jobs(&global, cmd),
         Command::Recommend(args) => command::recommend::run(&global, args),
         Command::Bench(cmd) => command::bench::run(&global, cmd),
+        Command::Train(cmd) => command::train::run(&global, cmd),
         Command::Eval(cmd) => command::eval::run(cmd),
         Command::Models(cmd) => command::models::run(cmd),
     };

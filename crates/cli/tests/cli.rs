@@ -272,3 +272,105 @@ fn eval_rec_reports_json_and_refuses_bad_files() {
     assert_eq!(missing.status.code(), Some(2));
     assert_eq!(stderr(&missing).lines().count(), 1, "{}", stderr(&missing));
 }
+
+#[test]
+fn train_rec_writes_a_run_that_eval_rec_measures() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("v.db");
+    let data = dir.path().join("ring.txt");
+    let lines: Vec<String> = (0..60)
+        .map(|u| {
+            let items: Vec<String> = (0..6).map(|s| ((u * 3 + s) % 12 + 1).to_string()).collect();
+            format!("{} {}", u + 1, items.join(" "))
+        })
+        .collect();
+    std::fs::write(&data, lines.join("\n")).unwrap();
+    let run = dir.path().join("run");
+    let (data_arg, run_arg) = (data.to_str().unwrap(), run.to_str().unwrap());
+    let trained = vitrine(
+        &db,
+        &[
+            "train",
+            "rec",
+            "--data",
+            data_arg,
+            "--run",
+            run_arg,
+            "--epochs",
+            "2",
+            "--hidden",
+            "8",
+            "--max-len",
+            "5",
+            "--batch",
+            "16",
+        ],
+    );
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    assert!(
+        stderr(&trained).contains("epoch   2"),
+        "{}",
+        stderr(&trained)
+    );
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(metrics["epochs"].as_array().unwrap().len(), 2);
+    assert_eq!(metrics["evaluations"].as_array().unwrap().len(), 4);
+
+    let out = dir.path().join("eval.json");
+    let eval = vitrine(
+        &db,
+        &[
+            "eval",
+            "rec",
+            "--data",
+            data_arg,
+            "--model",
+            "sasrec",
+            "--run",
+            run_arg,
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(eval.status.success(), "{}", stderr(&eval));
+    assert!(stdout(&eval).contains("sasrec (test)"), "{}", stdout(&eval));
+
+    let alone = vitrine(
+        &db,
+        &["eval", "rec", "--data", data_arg, "--model", "sasrec"],
+    );
+    assert_eq!(alone.status.code(), Some(2));
+    assert!(stderr(&alone).contains("--run"), "{}", stderr(&alone));
+    let missing = vitrine(
+        &db,
+        &[
+            "train",
+            "rec",
+            "--data",
+            "/nonexistent.txt",
+            "--run",
+            run_arg,
+        ],
+    );
+    assert_eq!(missing.status.code(), Some(2));
+    // The same directory with other settings is refused, not overwritten.
+    let other = vitrine(&db, &["train", "rec", "--data", data_arg, "--run", run_arg]);
+    assert_eq!(other.status.code(), Some(2), "{}", stderr(&other));
+    assert!(
+        stderr(&other).contains("other settings"),
+        "{}",
+        stderr(&other)
+    );
+    // Nothing to train on in an empty store.
+    let empty = vitrine(
+        &db,
+        &[
+            "train",
+            "rec",
+            "--run",
+            dir.path().join("r2").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(empty.status.code(), Some(2), "{}", stderr(&empty));
+}

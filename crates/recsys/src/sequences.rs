@@ -114,10 +114,40 @@ impl Sequences {
         U: AsRef<str>,
         I: AsRef<str>,
     {
-        let mut out = Self {
+        let empty = Self {
             items: vec![String::new()],
             ..Self::default()
         };
+        Self::from_pairs_into(empty, pairs)
+    }
+
+    /// Like `from_pairs`, but item indices start as `items` gives them (`items[0]` is the
+    /// padding slot, as a run's `items.json` holds them); new items are numbered after.
+    pub fn from_items_and_pairs<U, I>(
+        items: Vec<String>,
+        pairs: impl IntoIterator<Item = (U, I)>,
+    ) -> Self
+    where
+        U: AsRef<str>,
+        I: AsRef<str>,
+    {
+        let mut vocabulary = Self {
+            items: vec![String::new()],
+            ..Self::default()
+        };
+        for id in items.iter().skip(1) {
+            vocabulary.intern(id);
+        }
+        let mut out = Self::from_pairs_into(vocabulary, pairs);
+        out.items.shrink_to_fit();
+        out
+    }
+
+    fn from_pairs_into<U, I>(mut out: Self, pairs: impl IntoIterator<Item = (U, I)>) -> Self
+    where
+        U: AsRef<str>,
+        I: AsRef<str>,
+    {
         let mut user_index: HashMap<String, usize> = HashMap::new();
         for (user, item) in pairs {
             let item = out.intern(item.as_ref());
@@ -180,7 +210,7 @@ impl Sequences {
         &self.users[u]
     }
 
-    /// The external id of item index `i`.
+    /// The external id of item index `i` (empty for the padding index 0).
     pub fn item_id(&self, i: u32) -> &str {
         &self.items[i as usize]
     }
@@ -232,5 +262,11 @@ mod tests {
         assert_eq!(s.seq(0), &[1, 2, 3]);
         assert_eq!(s.seq(1), &[2]);
         assert_eq!(s.item_id(3), "z");
+        // A trained run's numbering is kept; new items come after it.
+        let items = vec![String::new(), "z".into(), "x".into()];
+        let s = Sequences::from_items_and_pairs(items, [("a", "x"), ("a", "w")]);
+        assert_eq!(s.seq(0), &[2, 3]);
+        assert_eq!(s.item_id(1), "z");
+        assert_eq!(s.n_items(), 3);
     }
 }

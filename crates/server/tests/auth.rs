@@ -84,6 +84,7 @@ fn routes() -> Vec<Route> {
         ),
         route(M::GET, "/v1/events", reader, 200),
         route(M::GET, "/v1/shoppers/s1/events", reader, 200),
+        route(M::GET, "/v1/shoppers/s1/recommendations", reader, 200),
         route(M::GET, "/v1/keys", admin, 200),
         with_body(
             route(M::POST, "/v1/keys", admin, 201),

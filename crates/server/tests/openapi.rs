@@ -30,6 +30,7 @@ const V1_PATHS: [&str; 22] = [
     "/v1/jobs/{id}/items",
     "/v1/jobs/{id}/cancel",
     "/v1/jobs/{id}/events",
+    "/v1/shoppers/{id}/recommendations",
 ];
 
 #[tokio::test]

@@ -158,3 +158,83 @@ async fn sequence_model_cold_start_and_errors() {
         401
     );
 }
+
+/// A SASRec run trained on the store's events serves the same endpoint; products that arrive
+/// after training are left to the popularity lists.
+#[tokio::test]
+async fn a_trained_sasrec_run_answers() {
+    use vitrine_engine::rec::{
+        Loss, RecSource, RecTrainConfig, SasRecConfig, TrainConfig, train_rec,
+    };
+
+    let app = TestApp::new();
+    let mut list = Vec::new();
+    let names: Vec<String> = (0..8).map(|i| format!("p{i}")).collect();
+    let shoppers: Vec<String> = (0..40).map(|u| format!("s{u}")).collect();
+    for (u, s) in shoppers.iter().enumerate() {
+        for step in 0..5 {
+            list.push((s.as_str(), names[(u + step) % 8].as_str(), "view"));
+        }
+    }
+    events(&app, &list).await;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = app.engine.clone();
+    let data = engine.interaction_sequences().unwrap();
+    let config = RecTrainConfig {
+        source: RecSource::Store,
+        run: dir.path().join("run"),
+        model: SasRecConfig {
+            max_len: 6,
+            hidden: 8,
+            blocks: 1,
+            ..SasRecConfig::new(data.n_items())
+        },
+        train: TrainConfig {
+            epochs: 2,
+            batch: 8,
+            loss: Loss::Softmax,
+            max_minutes: None,
+            ..TrainConfig::default()
+        },
+        sampled_seed: 1,
+    };
+    tokio::task::spawn_blocking(move || train_rec(&data, "store", &config, &mut |_| {}))
+        .await
+        .unwrap()
+        .expect("trains");
+    events(&app, &[("late", "p-new", "view"), ("late", "p1", "view")]).await;
+
+    let served = app
+        .engine
+        .clone()
+        .with_recommender_run(dir.path().join("run"));
+    let router = vitrine_server::router(vitrine_server::AppState::new(
+        served,
+        vitrine_server::DEFAULT_BODY_LIMIT,
+    ));
+    let reply = tower::ServiceExt::oneshot(
+        router,
+        common::request(
+            Method::GET,
+            "/v1/shoppers/late/recommendations?k=3",
+            Some(&app.reader),
+            None,
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(reply.status(), StatusCode::OK);
+    let body = http_body_util::BodyExt::collect(reply.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let recs: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(recs["strategy"], "sequence", "{recs}");
+    assert_eq!(recs["model"], "sasrec");
+    assert_eq!(
+        recs["history_items_used"], 1,
+        "p-new is not in the trained run"
+    );
+    assert_eq!(recs["items"].as_array().unwrap().len(), 3);
+    assert!(!products(&recs).contains(&"p-new"));
+}

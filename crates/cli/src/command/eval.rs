@@ -34,6 +34,8 @@ pub(crate) enum RecModelArg {
     /// Popularity counted over every interaction, test targets included, as the published
     /// PopRec row was: a check on the evaluator, not a model.
     PopularityAll,
+    /// A SASRec run trained on the same file (`vitrine train rec --data FILE --run DIR`).
+    Sasrec,
 }
 
 #[derive(Debug, clap::Args)]
@@ -64,7 +66,10 @@ pub(crate) struct RecArgs {
     /// Weight of each older vote relative to the next newer one in item-kNN (0 to 1).
     #[arg(long, default_value_t = ItemKnnConfig::default().decay)]
     knn_decay: f32,
-    /// Where to write the JSON result (default: bench/results/rec-eval-<dataset>.json).
+    /// The SASRec run directory measured by `--model sasrec`.
+    #[arg(long)]
+    run: Option<PathBuf>,
+    /// Where to write the JSON result (default: `bench/results/rec-eval-DATASET.json`).
     #[arg(long)]
     out: Option<PathBuf>,
 }
@@ -142,12 +147,18 @@ fn rec(args: RecArgs) -> Outcome {
             "--knn-neighbours and --knn-window must be at least 1, --knn-decay 0 to 1".into(),
         ));
     }
+    if args.model.contains(&RecModelArg::Sasrec) != args.run.is_some() {
+        return Err(Failure::BadInput(
+            "--model sasrec and --run DIR go together".into(),
+        ));
+    }
     let mut models = Vec::new();
     for m in &args.model {
         let m = match m {
             RecModelArg::Popularity => RecModel::Popularity,
             RecModelArg::ItemKnn => RecModel::ItemKnn,
             RecModelArg::PopularityAll => RecModel::PopularityAll,
+            RecModelArg::Sasrec => RecModel::SasRec,
         };
         if !models.contains(&m) {
             models.push(m);
@@ -162,6 +173,7 @@ fn rec(args: RecArgs) -> Outcome {
             window: args.knn_window,
             decay: args.knn_decay,
         },
+        run: args.run.clone(),
     };
     let bar = Mutex::new(None::<(String, Option<ProgressBar>)>);
     let result = eval_rec(&config, &|model, done, total| {

@@ -11,6 +11,7 @@ pub(crate) mod llm;
 pub(crate) mod models;
 pub(crate) mod recommend;
 pub(crate) mod serve;
+pub(crate) mod train;
 
 use std::path::PathBuf;
 

@@ -13,10 +13,16 @@ pub(crate) struct Args {
     /// How many products (1 to 100).
     #[arg(long, default_value_t = 10)]
     k: usize,
+    /// A SASRec run directory to recommend with (default: item-kNN fitted on the store).
+    #[arg(long, env = "VITRINE_REC_RUN")]
+    run: Option<std::path::PathBuf>,
 }
 
 pub(crate) fn run(global: &Global, args: Args) -> Outcome {
-    let engine = global.engine()?;
+    let mut engine = global.engine()?;
+    if let Some(run) = args.run {
+        engine = engine.with_recommender_run(run);
+    }
     let recs = engine.recommend(&args.shopper, args.k)?;
     let text = serde_json::to_string_pretty(&recs).map_err(|e| Failure::Internal(e.into()))?;
     writeln!(std::io::stdout(), "{text}")?;

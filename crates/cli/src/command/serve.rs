@@ -24,10 +24,24 @@ pub(crate) struct Args {
     /// 503.
     #[arg(long)]
     no_llm: bool,
+    /// Recommend with this SASRec run directory (`vitrine train rec --run DIR`) instead of
+    /// item-kNN fitted on the store.
+    #[arg(long, env = "VITRINE_REC_RUN")]
+    rec_run: Option<std::path::PathBuf>,
 }
 
 pub(crate) fn run(global: &Global, args: Args) -> Outcome {
     let mut engine = global.engine()?;
+    if let Some(run) = &args.rec_run {
+        if !run.join("model.bpk").is_file() {
+            return Err(Failure::BadInput(format!(
+                "--rec-run {}: no trained model (run `vitrine train rec --run {}`)",
+                run.display(),
+                run.display()
+            )));
+        }
+        engine = engine.with_recommender_run(run.clone());
+    }
     if let Some(generator) = generator(&args)? {
         engine = engine.with_generator(generator);
     }

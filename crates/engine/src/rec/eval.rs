@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 use vitrine_recsys::{
-    Evaluation, ItemKnn, ItemKnnConfig, Popularity, Protocol, Scorer, Sequences, Stage, evaluate,
+    Evaluation, ItemKnn, ItemKnnConfig, Popularity, Protocol, RunDir, SasRecScorer, Scorer,
+    Sequences, Stage, evaluate,
 };
 
 use crate::Result;
@@ -21,6 +22,8 @@ pub enum RecModel {
     /// Popularity over every interaction, test targets included: not a model but the published
     /// PopRec's counting, a check on the evaluator.
     PopularityAll,
+    /// A trained SASRec run (`RecEvalConfig::run`).
+    SasRec,
 }
 
 impl RecModel {
@@ -30,6 +33,7 @@ impl RecModel {
             RecModel::Popularity => "popularity",
             RecModel::ItemKnn => "item-knn",
             RecModel::PopularityAll => "popularity-all",
+            RecModel::SasRec => "sasrec",
         }
     }
 }
@@ -45,6 +49,8 @@ pub struct RecEvalConfig {
     pub seed: u64,
     /// Settings of the item-kNN baseline.
     pub knn: ItemKnnConfig,
+    /// The SASRec run directory, for `RecModel::SasRec`.
+    pub run: Option<PathBuf>,
 }
 
 /// Evaluates each model on validation and test targets, full ranking and sampled, and returns
@@ -62,6 +68,28 @@ pub fn eval_rec(
             RecModel::Popularity => Box::new(Popularity::fit(&data)),
             RecModel::ItemKnn => Box::new(ItemKnn::fit(&data, &config.knn)),
             RecModel::PopularityAll => Box::new(Popularity::fit_all(&data)),
+            RecModel::SasRec => {
+                let run = config.run.as_ref().ok_or_else(|| {
+                    crate::Error::Format("the sasrec model needs --run DIR".into())
+                })?;
+                let scorer = SasRecScorer::load(&RunDir::new(run))?;
+                if scorer.n_items() != data.n_items() {
+                    return Err(crate::Error::Format(format!(
+                        "{} was trained on {} items, {} has {}",
+                        run.display(),
+                        scorer.n_items(),
+                        config.data.display(),
+                        data.n_items()
+                    )));
+                }
+                Box::new(scorer)
+            }
+        };
+        // SASRec parallelises inside its matrix products; the baselines by shopper.
+        let threads = if model == RecModel::SasRec {
+            1
+        } else {
+            threads
         };
         let fit_seconds = started.elapsed().as_secs_f64();
         let mut runs: Vec<Evaluation> = Vec::new();
@@ -107,7 +135,7 @@ pub fn eval_rec(
 }
 
 /// `Beauty` for `.../Beauty.txt.gz`.
-fn dataset_name(path: &std::path::Path) -> String {
+pub(super) fn dataset_name(path: &std::path::Path) -> String {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -117,7 +145,7 @@ fn dataset_name(path: &std::path::Path) -> String {
 
 /// The published numbers on the same files (../shared/data/README.md: the S3-Rec repo's
 /// `all_rank.PNG` for full ranking, the S3-Rec paper's main table for sampled).
-fn published(dataset: &str) -> Value {
+pub(super) fn published(dataset: &str) -> Value {
     match dataset {
         "Beauty" => json!({
             "full": {

@@ -1,10 +1,15 @@
 //! Recommendations: the recommender crate's models fitted on the store's events and served per
-//! shopper (`serving`), and measured on sequence files with the published protocols (`eval`).
+//! shopper (`serving`), SASRec trained into run directories (`train`), and every model measured
+//! on sequence files with the published protocols (`eval`).
 
 mod eval;
 mod serving;
+mod train;
 
 pub use eval::{RecEvalConfig, RecModel, eval_rec};
 pub(crate) use serving::RecommenderSlot;
 pub use serving::{MAX_K, Recommendations, Recommended, Strategy};
-pub use vitrine_recsys::ItemKnnConfig;
+pub use train::{RecSource, RecTrainConfig, load_sequences, train_rec};
+pub use vitrine_recsys::{
+    EpochRecord, ItemKnnConfig, Loss, SasRecConfig, TrainConfig, TrainProgress,
+};

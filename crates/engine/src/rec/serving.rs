@@ -12,7 +12,9 @@ use std::time::Instant;
 use serde::Serialize;
 use utoipa::ToSchema;
 use vitrine_core::{Error as CoreError, EventKind, EventQuery, ProductQuery, Store};
-use vitrine_recsys::{ItemKnn, ItemKnnConfig, PAD, Popularity, Scorer, Sequences};
+use vitrine_recsys::{
+    ItemKnn, ItemKnnConfig, PAD, Popularity, RunDir, SasRecScorer, Scorer, Sequences,
+};
 
 use crate::{Engine, MAX_PAGE, Result};
 
@@ -61,7 +63,7 @@ pub struct Recommendations {
     pub shopper: String,
     /// Which strategy answered.
     pub strategy: Strategy,
-    /// The model behind the `sequence` strategy (`item-knn`).
+    /// The model behind the `sequence` strategy: `sasrec` (a trained run) or `item-knn`.
     pub model: String,
     /// Views, carts and purchases the model was fitted on.
     pub fitted_events: usize,
@@ -92,18 +94,42 @@ impl std::fmt::Debug for Served {
     }
 }
 
-/// The engine's recommender slot: empty until first use.
+/// The engine's recommender slot: empty until first use; the SASRec run to serve, if any.
 #[derive(Debug, Default)]
-pub(crate) struct RecommenderSlot(Mutex<Option<Arc<Served>>>);
+pub(crate) struct RecommenderSlot {
+    served: Mutex<Option<Arc<Served>>>,
+    run: Option<std::path::PathBuf>,
+}
 
 impl Served {
-    fn fit(store: &dyn Store) -> Result<Self> {
+    fn fit(store: &dyn Store, run: Option<&std::path::Path>) -> Result<Self> {
         let started = Instant::now();
         let mut pairs = Vec::new();
         store.scan_interactions(&mut |e| pairs.push((e.shopper, e.product)))?;
         let events = pairs.len();
-        let data = Sequences::from_pairs(pairs);
-        let scorer = ItemKnn::fit_all(&data, &ItemKnnConfig::default());
+        let (data, scorer): (Sequences, Box<dyn Scorer + Send>) = match run {
+            Some(run) => {
+                let run = RunDir::new(run);
+                let scorer = SasRecScorer::load(&run)?;
+                let items = run.items()?;
+                if items.len() != scorer.n_items() + 1 {
+                    return Err(vitrine_recsys::Error::Unusable(format!(
+                        "{}: items.json does not match the model",
+                        run.path().display()
+                    ))
+                    .into());
+                }
+                (
+                    Sequences::from_items_and_pairs(items, pairs),
+                    Box::new(scorer),
+                )
+            }
+            None => {
+                let data = Sequences::from_pairs(pairs);
+                let knn = ItemKnn::fit_all(&data, &ItemKnnConfig::default());
+                (data, Box::new(knn))
+            }
+        };
         let popularity = Popularity::fit_all(&data);
         tracing::info!(
             events,
@@ -114,7 +140,7 @@ impl Served {
         );
         Ok(Self {
             data,
-            scorer: Box::new(scorer),
+            scorer,
             popularity,
             events,
         })
@@ -122,23 +148,35 @@ impl Served {
 }
 
 impl Engine {
+    /// This engine serving the SASRec run in `dir` (from `vitrine train rec`) instead of
+    /// item-kNN fitted on the store; the run is loaded at the first recommendation.
+    pub fn with_recommender_run(mut self, dir: std::path::PathBuf) -> Self {
+        self.recommender = Arc::new(RecommenderSlot {
+            served: Mutex::default(),
+            run: Some(dir),
+        });
+        self
+    }
+
     /// The fitted recommender, fitting it on first use.
     fn recommender(&self) -> Result<Arc<Served>> {
-        let mut slot = self.recommender.0.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(served) = slot.as_ref() {
+        let slot = &self.recommender;
+        let mut served = slot.served.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(served) = served.as_ref() {
             return Ok(served.clone());
         }
-        let served = Arc::new(Served::fit(self.store())?);
-        *slot = Some(served.clone());
-        Ok(served)
+        let fitted = Arc::new(Served::fit(self.store(), slot.run.as_deref())?);
+        *served = Some(fitted.clone());
+        Ok(fitted)
     }
 
     /// Fits the recommender again on every event now stored (new products become
     /// recommendable); returns the number of events it was fitted on.
     pub fn refit_recommender(&self) -> Result<usize> {
-        let served = Arc::new(Served::fit(self.store())?);
-        let events = served.events;
-        *self.recommender.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(served);
+        let slot = &self.recommender;
+        let fitted = Arc::new(Served::fit(self.store(), slot.run.as_deref())?);
+        let events = fitted.events;
+        *slot.served.lock().unwrap_or_else(|e| e.into_inner()) = Some(fitted);
         Ok(events)
     }
 
@@ -177,11 +215,14 @@ impl Engine {
             .map(|e| e.product.as_str())
             .collect();
         let served = self.recommender()?;
+        let width = served.data.n_items() + 1;
+        // A trained run scores the items it was trained on; later ones only in popularity lists.
+        let scored_width = served.scorer.n_items() + 1;
         let history: Vec<u32> = events
             .iter()
             .filter_map(|e| served.data.item_index(&e.product))
+            .filter(|&i| (i as usize) < scored_width)
             .collect();
-        let width = served.data.n_items() + 1;
         let allowed = |i: u32| i != PAD && !purchased.contains(served.data.item_id(i));
         let (strategy, categories, scored) = if history.is_empty() {
             let recent: Vec<&str> = {
@@ -214,7 +255,7 @@ impl Engine {
                 (Strategy::Popular, Vec::new(), scored)
             }
         } else {
-            let mut scores = vec![0f32; width];
+            let mut scores = vec![0f32; scored_width];
             served.scorer.score(&[&history], &mut scores);
             let scored = top_k(
                 scores.iter().enumerate().map(|(i, &s)| (i as u32, s)),

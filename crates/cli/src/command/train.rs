@@ -1,0 +1,216 @@
+//! `vitrine train rec`: SASRec on a sequence file or on the store's events, into a run
+//! directory; rerunning the same command after an interruption resumes the last epoch.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::{Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::Value;
+use vitrine_engine::rec::{
+    Loss, RecSource, RecTrainConfig, SasRecConfig, TrainConfig, TrainProgress, load_sequences,
+    train_rec,
+};
+
+use super::Global;
+use crate::exit::{Failure, Outcome};
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// The sequential recommender (SASRec), with early stopping on validation NDCG@10; then
+    /// its validation and test metrics, written to the run's metrics.json.
+    Rec(RecArgs),
+}
+
+/// The training objective.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum LossArg {
+    /// Cross-entropy over every item.
+    Softmax,
+    /// Cross-entropy over the target and --negatives shared random items per batch.
+    Sampled,
+    /// The SASRec paper's binary cross-entropy with one random unseen item per position.
+    Bce,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct RecArgs {
+    /// Sequences in the S3-Rec format (`user item item ...`); without it, the store's views,
+    /// carts and purchases.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// The run directory: config.json, items.json, model.bpk, metrics.json and the checkpoint.
+    /// An existing run with the same settings resumes.
+    #[arg(long)]
+    run: PathBuf,
+    /// Most epochs.
+    #[arg(long, default_value_t = TrainConfig::default().epochs)]
+    epochs: usize,
+    /// Shoppers per batch.
+    #[arg(long, default_value_t = TrainConfig::default().batch)]
+    batch: usize,
+    /// Adam's learning rate.
+    #[arg(long, default_value_t = TrainConfig::default().lr)]
+    lr: f64,
+    /// Seed of the weights, shuffles, dropout and the sampled evaluation.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Epochs without a better validation NDCG@10 before stopping.
+    #[arg(long, default_value_t = TrainConfig::default().patience)]
+    patience: usize,
+    /// Training time budget in minutes (0: none).
+    #[arg(long, default_value_t = 15.0)]
+    max_minutes: f64,
+    /// The objective.
+    #[arg(long, value_enum, default_value = "softmax")]
+    loss: LossArg,
+    /// Negatives per batch for --loss sampled.
+    #[arg(long, default_value_t = 1024)]
+    negatives: usize,
+    /// Longest history read.
+    #[arg(long, default_value_t = SasRecConfig::new(0).max_len)]
+    max_len: usize,
+    /// Embedding width.
+    #[arg(long, default_value_t = SasRecConfig::new(0).hidden)]
+    hidden: usize,
+    /// Self-attention blocks.
+    #[arg(long, default_value_t = SasRecConfig::new(0).blocks)]
+    blocks: usize,
+    /// Attention heads.
+    #[arg(long, default_value_t = SasRecConfig::new(0).heads)]
+    heads: usize,
+    /// Dropout.
+    #[arg(long, default_value_t = SasRecConfig::new(0).dropout)]
+    dropout: f64,
+}
+
+pub(crate) fn run(global: &Global, command: Command) -> Outcome {
+    match command {
+        Command::Rec(args) => rec(global, args),
+    }
+}
+
+fn rec(global: &Global, args: RecArgs) -> Outcome {
+    if let Some(path) = &args.data
+        && !path.is_file()
+    {
+        return Err(Failure::BadInput(format!(
+            "--data {}: no such file",
+            path.display()
+        )));
+    }
+    if !(args.max_minutes >= 0.0 && args.max_minutes.is_finite()) {
+        return Err(Failure::BadInput("--max-minutes must be 0 or more".into()));
+    }
+    let source = match &args.data {
+        Some(path) => RecSource::File(path.clone()),
+        None => RecSource::Store,
+    };
+    let engine = match source {
+        RecSource::Store => Some(global.engine()?),
+        RecSource::File(_) => None,
+    };
+    let (data, name) = load_sequences(&source, engine.as_ref())?;
+    if data.is_empty() {
+        return Err(Failure::BadInput(
+            "no views, carts or purchases to train on (import events first)".into(),
+        ));
+    }
+    let config = RecTrainConfig {
+        source,
+        run: args.run.clone(),
+        model: SasRecConfig {
+            n_items: data.n_items(),
+            max_len: args.max_len,
+            hidden: args.hidden,
+            heads: args.heads,
+            blocks: args.blocks,
+            dropout: args.dropout,
+        },
+        train: TrainConfig {
+            epochs: args.epochs,
+            batch: args.batch,
+            lr: args.lr,
+            seed: args.seed,
+            patience: args.patience,
+            loss: match args.loss {
+                LossArg::Softmax => Loss::Softmax,
+                LossArg::Sampled => Loss::Sampled {
+                    negatives: args.negatives,
+                },
+                LossArg::Bce => Loss::Bce,
+            },
+            max_minutes: (args.max_minutes > 0.0).then_some(args.max_minutes),
+        },
+        sampled_seed: args.seed,
+    };
+    eprintln!(
+        "train rec: {} shoppers, {} items, {} interactions from {name} into {}",
+        data.len(),
+        data.n_items(),
+        data.interactions(),
+        args.run.display()
+    );
+    let tty = std::io::stderr().is_terminal();
+    let mut bar: Option<ProgressBar> = None;
+    let metrics = train_rec(&data, &name, &config, &mut |p| match p {
+        TrainProgress::Resumed { epoch } => {
+            eprintln!("train rec: resuming after epoch {epoch}");
+        }
+        TrainProgress::Batch {
+            epoch, done, total, ..
+        } if tty => {
+            let b = bar.get_or_insert_with(|| epoch_bar(epoch, total));
+            b.set_position(done as u64);
+        }
+        TrainProgress::Batch { .. } => {}
+        TrainProgress::Validating { .. } => {
+            if let Some(b) = bar.take() {
+                b.finish_and_clear();
+            }
+        }
+        TrainProgress::Epoch(e) => eprintln!(
+            "epoch {:>3}  loss {:.4}  valid NDCG@10 {:.4}  HR@10 {:.4}  ({:.0} s + {:.0} s validation)",
+            e.epoch, e.loss, e.valid_ndcg10, e.valid_hr10, e.train_seconds, e.valid_seconds
+        ),
+    })?;
+    print_summary(&metrics);
+    println!("written to {}", args.run.join("metrics.json").display());
+    Ok(())
+}
+
+fn epoch_bar(epoch: usize, total: usize) -> ProgressBar {
+    let bar = ProgressBar::new(total as u64);
+    bar.set_style(
+        ProgressStyle::with_template(&format!(
+            "epoch {epoch:>3} [{{bar:30}}] {{pos}}/{{len}} batches, eta {{eta}}"
+        ))
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar
+}
+
+fn print_summary(m: &Value) {
+    println!(
+        "best epoch {} (validation NDCG@10 {:.4}), stopped: {}, {:.0} s of training",
+        m["best_epoch"],
+        m["best_valid_ndcg10"].as_f64().unwrap_or(0.0),
+        m["stopped"].as_str().unwrap_or("-"),
+        m["train_seconds"].as_f64().unwrap_or(0.0)
+    );
+    for e in m["evaluations"].as_array().into_iter().flatten() {
+        let metrics: Vec<String> = e["metrics"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| format!("{k} {:.4}", v.as_f64().unwrap_or(f64::NAN)))
+            .collect();
+        println!(
+            "{:<11} {:<5} {}",
+            e["protocol"].as_str().unwrap_or("?"),
+            e["stage"].as_str().unwrap_or("?"),
+            metrics.join("  ")
+        );
+    }
+}

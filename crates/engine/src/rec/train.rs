@@ -1,0 +1,110 @@
+//! `vitrine train rec`: SASRec trained on a sequence file or on the store's events into a run
+//! directory, then measured on validation and test targets (full ranking and sampled) and the
+//! results written to the run's `metrics.json`.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+use vitrine_recsys::{
+    Protocol, RunDir, SasRecConfig, SasRecScorer, Sequences, Stage, TrainConfig, TrainProgress,
+    evaluate, train,
+};
+
+use super::eval::published;
+use crate::{Engine, Result};
+
+/// Where training sequences come from.
+#[derive(Debug, Clone)]
+pub enum RecSource {
+    /// A file in the S3-Rec format.
+    File(PathBuf),
+    /// Every view, cart and purchase in the store, per shopper in time order.
+    Store,
+}
+
+/// What `vitrine train rec` does.
+#[derive(Debug, Clone)]
+pub struct RecTrainConfig {
+    /// The sequences.
+    pub source: RecSource,
+    /// The run directory (created, or resumed when it holds a checkpoint).
+    pub run: PathBuf,
+    /// The network's shape (`n_items` is taken from the data).
+    pub model: SasRecConfig,
+    /// How to train.
+    pub train: TrainConfig,
+    /// Seed of the sampled protocol's negatives in the final measurement.
+    pub sampled_seed: u64,
+}
+
+impl Engine {
+    /// Every shopper's views, carts and purchases, oldest first: the recommender's data.
+    pub fn interaction_sequences(&self) -> Result<Sequences> {
+        let mut pairs = Vec::new();
+        self.store()
+            .scan_interactions(&mut |e| pairs.push((e.shopper, e.product)))?;
+        Ok(Sequences::from_pairs(pairs))
+    }
+}
+
+/// Loads the sequences of `source` (the store's through `engine`).
+pub fn load_sequences(source: &RecSource, engine: Option<&Engine>) -> Result<(Sequences, String)> {
+    match (source, engine) {
+        (RecSource::File(path), _) => {
+            Ok((Sequences::read_s3rec(path)?, path.display().to_string()))
+        }
+        (RecSource::Store, Some(engine)) => Ok((engine.interaction_sequences()?, "store".into())),
+        (RecSource::Store, None) => Err(crate::Error::Format(
+            "training from the store needs the database".into(),
+        )),
+    }
+}
+
+/// Trains (or resumes) the run, then measures its best weights; returns `metrics.json`.
+pub fn train_rec(
+    data: &Sequences,
+    source: &str,
+    config: &RecTrainConfig,
+    progress: &mut dyn FnMut(TrainProgress),
+) -> Result<Value> {
+    let model = SasRecConfig {
+        n_items: data.n_items(),
+        ..config.model.clone()
+    };
+    let run = RunDir::new(&config.run);
+    let state = train(data, source, &model, &config.train, &run, progress)?;
+    let scorer = SasRecScorer::load(&run)?;
+    let mut evaluations = Vec::new();
+    for protocol in [Protocol::Full, Protocol::sampled(config.sampled_seed)] {
+        for stage in [Stage::Valid, Stage::Test] {
+            evaluations.push(evaluate(&scorer, data, stage, protocol, 1, &|_, _| {}));
+        }
+    }
+    let metrics = json!({
+        "data": source,
+        "users": data.len(),
+        "items": data.n_items(),
+        "interactions": data.interactions(),
+        "model": model,
+        "train": config.train,
+        "epochs": state.history,
+        "best_epoch": state.best_epoch,
+        "best_valid_ndcg10": state.best_valid_ndcg10,
+        "stopped": state.stopped,
+        "train_seconds": state.history.iter().map(|e| e.train_seconds).sum::<f64>(),
+        "sampled_seed": config.sampled_seed,
+        "evaluations": evaluations,
+        "published": published(&dataset_of(source)),
+    });
+    let path = config.run.join("metrics.json");
+    let text = serde_json::to_string_pretty(&metrics).unwrap_or_default();
+    std::fs::write(&path, text + "\n").map_err(|e| crate::Error::File {
+        path: path.clone(),
+        reason: e.to_string(),
+    })?;
+    Ok(metrics)
+}
+
+fn dataset_of(source: &str) -> String {
+    super::eval::dataset_name(Path::new(source))
+}

@@ -89,9 +89,12 @@ pub fn evaluate(
     threads: usize,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Evaluation {
-    let users: Vec<usize> = (0..data.len())
+    let mut users: Vec<usize> = (0..data.len())
         .filter(|&u| held_out(data.seq(u), stage).is_some())
         .collect();
+    // Shoppers of similar length share a chunk, so a sequence model pads each chunk only to
+    // lengths its shoppers have (the sums do not depend on the order).
+    users.sort_by_key(|&u| data.seq(u).len());
     let total = users.len();
     let done = std::sync::atomic::AtomicUsize::new(0);
     let threads = threads.clamp(1, 64);

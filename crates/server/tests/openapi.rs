@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use common::TestApp;
 use serde_json::Value;
 
-const V1_PATHS: [&str; 22] = [
+const V1_PATHS: [&str; 23] = [
     "/v1/products",
     "/v1/products/{id}",
     "/v1/events",

@@ -205,6 +205,11 @@ impl RunDir {
         read_json(&self.file("items.json"))
     }
 
+    /// Writes `metrics.json` (replacing it whole, never half-written).
+    pub fn write_metrics<T: Serialize>(&self, metrics: &T) -> Result<()> {
+        write_json(&self.file("metrics.json"), metrics)
+    }
+
     /// Loads the best weights onto `device`, checking them against `config.json`.
     pub fn load_best(&self, device: &Device) -> Result<(SasRec, SasRecConfig)> {
         let config = self.config()?;

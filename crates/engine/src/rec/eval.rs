@@ -92,20 +92,14 @@ pub fn eval_rec(
             threads
         };
         let fit_seconds = started.elapsed().as_secs_f64();
-        let mut runs: Vec<Evaluation> = Vec::new();
         let started = Instant::now();
-        for protocol in [Protocol::Full, Protocol::sampled(config.seed)] {
-            for stage in [Stage::Valid, Stage::Test] {
-                runs.push(evaluate(
-                    scorer.as_ref(),
-                    &data,
-                    stage,
-                    protocol,
-                    threads,
-                    &|done, total| progress(model.as_str(), done, total),
-                ));
-            }
-        }
+        let runs = evaluate_all(
+            scorer.as_ref(),
+            &data,
+            config.seed,
+            threads,
+            &|done, total| progress(model.as_str(), done, total),
+        );
         results.push(json!({
             "model": model.as_str(),
             "fit_seconds": fit_seconds,
@@ -132,6 +126,24 @@ pub fn eval_rec(
             "popularity-all counts every interaction, test targets included, as the published PopRec row does: a check on the evaluator, not a model",
         ],
     }))
+}
+
+/// Validation and test targets, each under full ranking and the sampled protocol (negatives
+/// drawn with `seed`), in that order.
+pub(super) fn evaluate_all(
+    scorer: &dyn Scorer,
+    data: &Sequences,
+    seed: u64,
+    threads: usize,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Vec<Evaluation> {
+    let mut runs = Vec::new();
+    for protocol in [Protocol::Full, Protocol::sampled(seed)] {
+        for stage in [Stage::Valid, Stage::Test] {
+            runs.push(evaluate(scorer, data, stage, protocol, threads, progress));
+        }
+    }
+    runs
 }
 
 /// `Beauty` for `.../Beauty.txt.gz`.

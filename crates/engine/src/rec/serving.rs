@@ -104,8 +104,7 @@ pub(crate) struct RecommenderSlot {
 impl Served {
     fn fit(store: &dyn Store, run: Option<&std::path::Path>) -> Result<Self> {
         let started = Instant::now();
-        let mut pairs = Vec::new();
-        store.scan_interactions(&mut |e| pairs.push((e.shopper, e.product)))?;
+        let pairs = interaction_pairs(store)?;
         let events = pairs.len();
         let (data, scorer): (Sequences, Box<dyn Scorer + Send>) = match run {
             Some(run) => {
@@ -145,6 +144,13 @@ impl Served {
             events,
         })
     }
+}
+
+/// Every `(shopper, product)` view, cart and purchase, shopper by shopper, oldest first.
+pub(super) fn interaction_pairs(store: &dyn Store) -> Result<Vec<(String, String)>> {
+    let mut pairs = Vec::new();
+    store.scan_interactions(&mut |e| pairs.push((e.shopper, e.product)))?;
+    Ok(pairs)
 }
 
 impl Engine {
@@ -283,14 +289,9 @@ impl Engine {
     fn categories_of(&self, products: &[&str]) -> Result<Vec<String>> {
         let mut out: Vec<String> = Vec::new();
         for id in products {
-            match self.store().get_product(id) {
-                Ok(p) => {
-                    if let Some(c) = p.category.filter(|c| !out.contains(c)) {
-                        out.push(c);
-                    }
-                }
-                Err(CoreError::NotFound { .. }) => {}
-                Err(e) => return Err(e.into()),
+            let category = self.catalog_product(id)?.and_then(|p| p.category);
+            if let Some(c) = category.filter(|c| !out.contains(c)) {
+                out.push(c);
             }
         }
         Ok(out)
@@ -315,24 +316,24 @@ impl Engine {
     }
 
     fn describe(&self, product: &str, score: f32) -> Result<Recommended> {
-        let mut out = Recommended {
+        let found = self.catalog_product(product)?;
+        Ok(Recommended {
             product: product.to_owned(),
             score,
-            title: None,
-            brand: None,
-            category: None,
-        };
-        match self.store().get_product(product) {
-            Ok(p) => {
-                out.title = Some(p.title);
-                out.brand = p.brand;
-                out.category = p.category;
-            }
-            // Behaviour data may mention products the catalog does not hold (or no longer).
-            Err(CoreError::NotFound { .. }) => {}
-            Err(e) => return Err(e.into()),
+            title: found.as_ref().map(|p| p.title.clone()),
+            brand: found.as_ref().and_then(|p| p.brand.clone()),
+            category: found.and_then(|p| p.category),
+        })
+    }
+
+    /// The catalog's record of a product events mention, or `None`: behaviour data may name
+    /// products the catalog does not hold (or no longer).
+    fn catalog_product(&self, id: &str) -> Result<Option<vitrine_core::Product>> {
+        match self.store().get_product(id) {
+            Ok(p) => Ok(Some(p)),
+            Err(CoreError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
         }
-        Ok(out)
     }
 }
 

@@ -6,11 +6,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 use vitrine_recsys::{
-    Protocol, RunDir, SasRecConfig, SasRecScorer, Sequences, Stage, TrainConfig, TrainProgress,
-    evaluate, train,
+    RunDir, SasRecConfig, SasRecScorer, Sequences, TrainConfig, TrainProgress, train,
 };
 
-use super::eval::published;
+use super::eval::{evaluate_all, published};
 use crate::{Engine, Result};
 
 /// Where training sequences come from.
@@ -40,10 +39,9 @@ pub struct RecTrainConfig {
 impl Engine {
     /// Every shopper's views, carts and purchases, oldest first: the recommender's data.
     pub fn interaction_sequences(&self) -> Result<Sequences> {
-        let mut pairs = Vec::new();
-        self.store()
-            .scan_interactions(&mut |e| pairs.push((e.shopper, e.product)))?;
-        Ok(Sequences::from_pairs(pairs))
+        Ok(Sequences::from_pairs(super::serving::interaction_pairs(
+            self.store(),
+        )?))
     }
 }
 
@@ -74,12 +72,7 @@ pub fn train_rec(
     let run = RunDir::new(&config.run);
     let state = train(data, source, &model, &config.train, &run, progress)?;
     let scorer = SasRecScorer::load(&run)?;
-    let mut evaluations = Vec::new();
-    for protocol in [Protocol::Full, Protocol::sampled(config.sampled_seed)] {
-        for stage in [Stage::Valid, Stage::Test] {
-            evaluations.push(evaluate(&scorer, data, stage, protocol, 1, &|_, _| {}));
-        }
-    }
+    let evaluations = evaluate_all(&scorer, data, config.sampled_seed, 1, &|_, _| {});
     let metrics = json!({
         "data": source,
         "users": data.len(),
@@ -96,12 +89,7 @@ pub fn train_rec(
         "evaluations": evaluations,
         "published": published(&dataset_of(source)),
     });
-    let path = config.run.join("metrics.json");
-    let text = serde_json::to_string_pretty(&metrics).unwrap_or_default();
-    std::fs::write(&path, text + "\n").map_err(|e| crate::Error::File {
-        path: path.clone(),
-        reason: e.to_string(),
-    })?;
+    run.write_metrics(&metrics)?;
     Ok(metrics)
 }
 

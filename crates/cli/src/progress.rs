@@ -5,6 +5,24 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+/// A counting bar on stderr drawn with `template` (indicatif's syntax).
+pub(crate) fn styled_bar(template: &str, len: u64) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+/// `styled_bar` when stderr is a terminal; `None` otherwise (logs get no bar).
+pub(crate) fn terminal_bar(template: &str, len: u64) -> Option<ProgressBar> {
+    std::io::stderr()
+        .is_terminal()
+        .then(|| styled_bar(template, len))
+}
+
 /// Reports progress in bytes of a file.
 #[derive(Debug)]
 pub(crate) enum Progress {

@@ -1,18 +1,18 @@
 //! `vitrine eval copy`: description quality on a real catalog (see `vitrine_engine::eval`),
 //! printed as a table and written as JSON.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use clap::{Subcommand, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use serde_json::Value;
 use vitrine_engine::eval::{CopyEvalConfig, Length, eval_copy};
 use vitrine_engine::rec::{ItemKnnConfig, RecEvalConfig, RecModel, eval_rec};
 use vitrine_engine::text::{LocalConfig, LocalGenerator};
 
 use crate::exit::{Failure, Outcome};
+use crate::progress::terminal_bar;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
@@ -182,7 +182,13 @@ fn rec(args: RecArgs) -> Outcome {
             if let Some((_, Some(b))) = bar.take() {
                 b.finish_and_clear();
             }
-            *bar = Some((model.to_owned(), rec_progress(model)));
+            *bar = Some((
+                model.to_owned(),
+                terminal_bar(
+                    &format!("eval rec {model} [{{bar:30}}] {{pos}}/{{len}} shoppers"),
+                    0,
+                ),
+            ));
         }
         match bar.as_ref().and_then(|(_, b)| b.as_ref()) {
             Some(b) => {
@@ -206,20 +212,6 @@ fn rec(args: RecArgs) -> Outcome {
     print_rec_table(&result);
     println!("written to {}", out.display());
     Ok(())
-}
-
-fn rec_progress(model: &str) -> Option<ProgressBar> {
-    std::io::stderr().is_terminal().then(|| {
-        let bar = ProgressBar::new(0);
-        bar.set_style(
-            ProgressStyle::with_template(&format!(
-                "eval rec {model} [{{bar:30}}] {{pos}}/{{len}} shoppers"
-            ))
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        bar
-    })
 }
 
 fn print_rec_table(r: &Value) {
@@ -312,7 +304,10 @@ fn copy(args: CopyArgs) -> Outcome {
         workers: args.workers,
         examples: args.examples,
     };
-    let bar = Mutex::new(progress(args.sample));
+    let bar = Mutex::new(terminal_bar(
+        "eval copy [{bar:30}] {pos}/{len} products, eta {eta}",
+        args.sample as u64,
+    ));
     let result = eval_copy(&generator, &eval, &|done, total| {
         let mut bar = bar.lock().unwrap_or_else(|e| e.into_inner());
         match bar.as_mut() {
@@ -330,18 +325,6 @@ fn copy(args: CopyArgs) -> Outcome {
     print_table(&result);
     println!("written to {}", args.out.display());
     Ok(())
-}
-
-fn progress(total: usize) -> Option<ProgressBar> {
-    std::io::stderr().is_terminal().then(|| {
-        let bar = ProgressBar::new(total as u64);
-        bar.set_style(
-            ProgressStyle::with_template("eval copy [{bar:30}] {pos}/{len} products, eta {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-        );
-        bar
-    })
 }
 
 fn write_json(out: &Path, value: &Value) -> Outcome {

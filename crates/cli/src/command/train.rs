@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::{Subcommand, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use serde_json::Value;
 use vitrine_engine::rec::{
     Loss, RecSource, RecTrainConfig, SasRecConfig, TrainConfig, TrainProgress, load_sequences,
@@ -14,6 +14,7 @@ use vitrine_engine::rec::{
 
 use super::Global;
 use crate::exit::{Failure, Outcome};
+use crate::progress::styled_bar;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
@@ -160,7 +161,12 @@ fn rec(global: &Global, args: RecArgs) -> Outcome {
         TrainProgress::Batch {
             epoch, done, total, ..
         } if tty => {
-            let b = bar.get_or_insert_with(|| epoch_bar(epoch, total));
+            let b = bar.get_or_insert_with(|| {
+                styled_bar(
+                    &format!("epoch {epoch:>3} [{{bar:30}}] {{pos}}/{{len}} batches, eta {{eta}}"),
+                    total as u64,
+                )
+            });
             b.set_position(done as u64);
         }
         TrainProgress::Batch { .. } => {}
@@ -177,18 +183,6 @@ fn rec(global: &Global, args: RecArgs) -> Outcome {
     print_summary(&metrics);
     println!("written to {}", args.run.join("metrics.json").display());
     Ok(())
-}
-
-fn epoch_bar(epoch: usize, total: usize) -> ProgressBar {
-    let bar = ProgressBar::new(total as u64);
-    bar.set_style(
-        ProgressStyle::with_template(&format!(
-            "epoch {epoch:>3} [{{bar:30}}] {{pos}}/{{len}} batches, eta {{eta}}"
-        ))
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
-    bar
 }
 
 fn print_summary(m: &Value) {

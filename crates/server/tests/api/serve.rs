@@ -1,6 +1,6 @@
 //! The real thing: the router served over TCP on an ephemeral port, spoken to in plain HTTP/1.1.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

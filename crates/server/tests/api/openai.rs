@@ -2,7 +2,7 @@
 //! framing, every bad input named by field, the error statuses (404, 429, 503, 504), failures
 //! after a stream started, cancellation by a client going away, health, metrics and auth.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Shopper events over HTTP: single and batch writes, idempotency, all-or-nothing batches and the
 //! read endpoints.
 
-mod common;
+use crate::common;
 
 use axum::http::{Method, StatusCode};
 use common::TestApp;

@@ -3,7 +3,7 @@
 //! stream. The model is the deterministic fake, which echoes the prompt's last user message
 //! (the product's fact sheet), so every claim in its copy comes from the record.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! and through Vitrine's OpenAI-compatible API on a loopback port as another Vitrine reaches it
 //! with `--llm-url`. Skips, saying so, when the model is not installed (CI installs it).
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -4,7 +4,7 @@
 //! setting, error mapping (400, 401, 429, 503, 504, a server that is down) and cancellation
 //! reaching the generator behind the server.
 
-mod common;
+use crate::common;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, mpsc};

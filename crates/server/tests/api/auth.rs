@@ -1,7 +1,7 @@
 //! Authentication and role gating: the full route × credential matrix, revoked and malformed
 //! keys, and auth running before any body parsing.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -2,7 +2,7 @@
 //! request through the router in memory or serve it on a real socket; a fake text generator and
 //! the suite every text generator must pass.
 
-// Each test binary uses a different subset of these helpers.
+// Not every helper is used by every build of the tests.
 #![allow(dead_code)]
 
 pub mod fake;

@@ -1,6 +1,6 @@
 //! The catalog over HTTP: CRUD, PUT versus PATCH, filters, paging and full-text ranking.
 
-mod common;
+use crate::common;
 
 use axum::http::{Method, StatusCode, header};
 use common::{TestApp, request};

@@ -1,7 +1,7 @@
 //! Every error status has the one JSON shape, `{"error":{"code","message"}}`, and nothing a
 //! client sends makes the server panic or answer in plain text.
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};

@@ -1,6 +1,6 @@
 //! `/metrics`: Prometheus text with request counts and latencies labelled by route template.
 
-mod common;
+use crate::common;
 
 use axum::http::{Method, StatusCode, header};
 use common::{TestApp, request};

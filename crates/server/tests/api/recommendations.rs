@@ -1,7 +1,7 @@
 //! Recommendations over HTTP: the sequence model on a shopper's latest events, purchases left
 //! out, the cold-start strategies, and the errors.
 
-mod common;
+use crate::common;
 
 use axum::http::{Method, StatusCode};
 use common::TestApp;

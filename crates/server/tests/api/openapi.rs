@@ -1,7 +1,7 @@
 //! `/openapi.json`: the generated document lists every route, the bearer scheme and the error
 //! schema, and is the same document `vitrine_server::openapi()` returns.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::TestApp;

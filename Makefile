@@ -6,7 +6,7 @@ VITRINE := target/release/vitrine
 export VITRINE_DB ?= $(HOME)/.local/share/vitrine/vitrine.db
 ADDR    ?= 127.0.0.1:8080
 
-.PHONY: setup build models python-deps reference run test bench clean-db
+.PHONY: setup build models python-deps reference bench-deps run test bench clean-db
 
 ## setup: install the system packages the build needs, if missing
 setup:
@@ -27,6 +27,10 @@ python-deps: setup
 ## reference: llama.cpp's llama-bench and llama-server, built from our crate's llama.cpp source
 reference: setup
 	./scripts/llama-reference.sh
+
+## bench-deps: wrk, the HTTP load generator of `vitrine bench rec`
+bench-deps:
+	./scripts/bench-deps.sh
 
 ## run: build, fetch the model, create the database, import the demo, print an admin key, serve
 run: build
@@ -49,8 +53,9 @@ test: setup
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --locked
 
 ## bench: import throughput and memory; LLM serving beside llama.cpp; grounded product copy
-## on 30 Myntra products; recommenders on Amazon Beauty and Toys (JSON in bench/results/)
-bench: build reference
+## on 30 Myntra products; recommenders on Amazon Beauty and Toys, and their serving speed
+## (JSON in bench/results/)
+bench: build reference bench-deps
 	$(VITRINE) bench import --out bench/results/import.json
 	$(VITRINE) bench llm --out bench/results/llm.json
 	$(VITRINE) eval copy --sample 30 --seed 1 --out bench/results/copy-eval.json
@@ -61,6 +66,8 @@ bench: build reference
 	$(VITRINE) eval rec --data ../shared/data/amazon-seqrec-s3rec/Beauty.txt.gz \
 	  --model popularity,popularity-all,item-knn,sasrec --run runs/bench-sasrec-Beauty
 	$(VITRINE) eval rec --data ../shared/data/amazon-seqrec-s3rec/Toys_and_Games.txt.gz
+	$(VITRINE) bench rec --out bench/results/rec-serving.json
+	$(VITRINE) bench rec --run runs/bench-sasrec-Beauty --out bench/results/rec-serving-sasrec.json
 
 ## clean-db: delete the demo database
 clean-db:

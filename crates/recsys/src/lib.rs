@@ -12,6 +12,7 @@ mod sasrec;
 mod scorer;
 mod sequences;
 mod split;
+mod together;
 mod train;
 
 pub use error::{Error, Result};
@@ -23,6 +24,7 @@ pub use sasrec::{SasRec, SasRecConfig, left_pad};
 pub use scorer::Scorer;
 pub use sequences::{PAD, Sequences};
 pub use split::{MIN_EVALUATED, Stage, held_out, train_part};
+pub use together::Together;
 pub use train::{
     EpochRecord, Loss, RunConfig, RunDir, SasRecScorer, TrainConfig, TrainProgress, TrainState,
     train,

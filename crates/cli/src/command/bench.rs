@@ -1,10 +1,12 @@
 //! `vitrine bench import`: generates a synthetic catalog and event stream, imports them in child
 //! processes (so each import's peak memory is its own), and writes rows/s and peak RSS as JSON.
-//! `vitrine bench llm` (in `llm.rs`) measures language model serving beside llama.cpp.
+//! `vitrine bench llm` (in `llm.rs`) measures language model serving beside llama.cpp;
+//! `vitrine bench rec` (in `rec.rs`) recommendation serving.
 
 mod child;
 mod llm;
 mod load;
+mod rec;
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -45,6 +47,9 @@ pub(crate) enum Command {
     /// Language model serving speed and memory beside llama.cpp's llama-bench and llama-server,
     /// on the same GGUF and threads.
     Llm(llm::Args),
+    /// Recommendation serving: top-10 latency in the process and requests/s over HTTP under 64
+    /// connections (wrk), on a real dataset's shoppers.
+    Rec(rec::Args),
     /// Write the synthetic catalog and event files the import benchmark uses, and keep them.
     Generate {
         /// Products to write to DIR/products.jsonl.
@@ -68,6 +73,7 @@ pub(crate) fn run(_global: &Global, cmd: Command) -> Outcome {
             workdir,
         } => (products, events, out, workdir),
         Command::Llm(args) => return Ok(llm::run(args)?),
+        Command::Rec(args) => return Ok(rec::run(args)?),
         Command::Generate {
             products,
             events,

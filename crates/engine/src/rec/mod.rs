@@ -3,13 +3,15 @@
 //! on sequence files with the published protocols (`eval`).
 
 mod eval;
+mod explain;
 mod serving;
 mod train;
 
 pub use eval::{RecEvalConfig, RecModel, eval_rec};
+pub use explain::{Explanation, ExplanationSource, Reason};
 pub(crate) use serving::RecommenderSlot;
 pub use serving::{MAX_K, Recommendations, Recommended, Strategy};
 pub use train::{RecSource, RecTrainConfig, load_sequences, train_rec};
 pub use vitrine_recsys::{
-    EpochRecord, ItemKnnConfig, Loss, SasRecConfig, TrainConfig, TrainProgress,
+    EpochRecord, ItemKnnConfig, Loss, SasRecConfig, Sequences, TrainConfig, TrainProgress,
 };

@@ -13,9 +13,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use vitrine_core::{Error as CoreError, EventKind, EventQuery, ProductQuery, Store};
 use vitrine_recsys::{
-    ItemKnn, ItemKnnConfig, PAD, Popularity, RunDir, SasRecScorer, Scorer, Sequences,
+    ItemKnn, ItemKnnConfig, PAD, Popularity, RunDir, SasRecScorer, Scorer, Sequences, Together,
 };
 
+use super::explain::{ANCHOR_CANDIDATES, Anchor, Explanation, Target, basis, explain, strength};
 use crate::{Engine, MAX_PAGE, Result};
 
 /// The most recommendations one request may ask for.
@@ -54,6 +55,9 @@ pub struct Recommended {
     /// The product's category, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
+    /// Why it is recommended, when asked for (`explain=true`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<Explanation>,
 }
 
 /// A shopper's recommendations.
@@ -81,6 +85,8 @@ pub(crate) struct Served {
     data: Sequences,
     scorer: Box<dyn Scorer + Send>,
     popularity: Popularity,
+    /// Which shoppers had each item, for "shoppers who looked at A also looked at B".
+    together: Together,
     events: usize,
 }
 
@@ -130,6 +136,7 @@ impl Served {
             }
         };
         let popularity = Popularity::fit_all(&data);
+        let together = Together::fit(&data);
         tracing::info!(
             events,
             shoppers = data.len(),
@@ -141,6 +148,7 @@ impl Served {
             data,
             scorer,
             popularity,
+            together,
             events,
         })
     }
@@ -187,7 +195,9 @@ impl Engine {
     }
 
     /// The `k` best products for `shopper` (1 to `MAX_K`); `NotFound` for a shopper never seen.
-    pub fn recommend(&self, shopper: &str, k: usize) -> Result<Recommendations> {
+    /// With `explain`, each carries a sentence on why (see `Explanation`): the language
+    /// model's when it has one and the sentence passes the check, else the template's.
+    pub fn recommend(&self, shopper: &str, k: usize, explain: bool) -> Result<Recommendations> {
         if !(1..=MAX_K).contains(&k) {
             return Err(CoreError::invalid("k", format!("must be between 1 and {MAX_K}")).into());
         }
@@ -270,10 +280,18 @@ impl Engine {
             );
             (Strategy::Sequence, Vec::new(), scored)
         };
-        let items = scored
-            .into_iter()
-            .map(|(i, score)| self.describe(served.data.item_id(i), score))
+        let mut items = scored
+            .iter()
+            .map(|&(i, score)| self.describe(served.data.item_id(i), score))
             .collect::<Result<Vec<_>>>()?;
+        if explain {
+            let popular = match strategy {
+                Strategy::Sequence => None,
+                Strategy::PopularInCategories => Some(categories.as_slice()),
+                Strategy::Popular => Some(&[][..]),
+            };
+            self.explain_items(&served, &events, &scored, &mut items, popular)?;
+        }
         Ok(Recommendations {
             shopper: shopper.to_owned(),
             strategy,
@@ -283,6 +301,68 @@ impl Engine {
             categories,
             items,
         })
+    }
+
+    /// Adds an explanation to each item: the facts linking it to the shopper's history, phrased
+    /// by the language model when it passes the check, else by the template.
+    fn explain_items(
+        &self,
+        served: &Served,
+        events: &[vitrine_core::Event],
+        scored: &[(u32, f32)],
+        items: &mut [Recommended],
+        popular: Option<&[String]>,
+    ) -> Result<()> {
+        // The shopper's products, newest first, each with the strongest thing done with it.
+        let mut order: Vec<&str> = Vec::new();
+        let mut did: std::collections::HashMap<&str, EventKind> = Default::default();
+        for e in events.iter().rev() {
+            let kind = did.entry(e.product.as_str()).or_insert_with(|| {
+                order.push(e.product.as_str());
+                e.kind
+            });
+            if strength(e.kind) > strength(*kind) {
+                *kind = e.kind;
+            }
+        }
+        let mut anchors = Vec::new();
+        for product in order {
+            if anchors.len() == ANCHOR_CANDIDATES {
+                break;
+            }
+            if let Some(p) = self.catalog_product(product)? {
+                anchors.push(Anchor {
+                    product: p.id,
+                    item: served.data.item_index(product),
+                    title: p.title,
+                    brand: p.brand,
+                    category: p.category,
+                    did: did[product],
+                });
+            }
+        }
+        let together = |a: u32, b: u32| served.together.count(a, b);
+        let bases: Vec<_> = items
+            .iter()
+            .zip(scored)
+            .map(|(item, &(i, _))| {
+                let target = Target {
+                    product: &item.product,
+                    item: Some(i),
+                    title: item.title.as_deref(),
+                    brand: item.brand.as_deref(),
+                    category: item.category.as_deref(),
+                };
+                basis(&target, &anchors, &together, popular)
+            })
+            .collect();
+        let generator = self.generator();
+        let extractor = self.extractor()?;
+        let explained = explain(&bases, generator.as_deref(), &extractor, 0);
+        for (item, explanation) in items.iter_mut().zip(explained) {
+            item.explanation = Some(explanation);
+        }
+        Ok(())
     }
 
     /// Distinct categories of the products, in order; products not in the catalog are skipped.
@@ -323,6 +403,7 @@ impl Engine {
             title: found.as_ref().map(|p| p.title.clone()),
             brand: found.as_ref().and_then(|p| p.brand.clone()),
             category: found.and_then(|p| p.category),
+            explanation: None,
         })
     }
 

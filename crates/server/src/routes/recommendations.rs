@@ -7,7 +7,7 @@ use vitrine_engine::rec::Recommendations;
 use crate::extract::{Json, Path, Query};
 use crate::{ApiError, AppState, ErrorBody};
 
-/// How many recommendations.
+/// How many recommendations, and whether to explain them.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
@@ -15,6 +15,10 @@ pub(crate) struct RecommendParams {
     /// How many products, 1 to 100 (default 10).
     #[param(minimum = 1, maximum = 100)]
     k: Option<u32>,
+    /// Add to each product one sentence on why it is recommended (default false). It names
+    /// only products of the shopper's history and the product's own attributes; the language
+    /// model phrases it when its sentence passes the check, a template otherwise.
+    explain: Option<bool>,
 }
 
 /// A shopper's recommendations: the sequence model over their latest views, carts and purchases
@@ -40,6 +44,9 @@ pub(crate) async fn shopper(
     Query(p): Query<RecommendParams>,
 ) -> Result<Json<Recommendations>, ApiError> {
     let k = p.k.unwrap_or(10) as usize;
-    let recs = state.engine(move |engine| engine.recommend(&id, k)).await?;
+    let explain = p.explain.unwrap_or(false);
+    let recs = state
+        .engine(move |engine| engine.recommend(&id, k, explain))
+        .await?;
     Ok(Json(recs))
 }

@@ -238,3 +238,205 @@ async fn a_trained_sasrec_run_answers() {
     assert_eq!(recs["items"].as_array().unwrap().len(), 3);
     assert!(!products(&recs).contains(&"p-new"));
 }
+
+/// The catalog and behaviour the explanation tests share: shopper `me` viewed the earbuds and
+/// bought the running shoes.
+async fn explained_shop(app: &TestApp) {
+    for (id, title, brand, category) in [
+        ("x2", "Soundly X2 earbuds", "Soundly", "audio"),
+        ("h30", "Soundly H30 headphones", "Soundly", "audio"),
+        ("runner", "Trail Runner shoes", "Stride", "shoes"),
+        ("socks", "Trail socks", "Knit", "shoes"),
+        ("lamp", "Desk lamp", "Lumo", "home"),
+    ] {
+        app.product(
+            json!({"id": id, "title": title, "brand": brand, "category": category,
+                           "price": "10"}),
+        )
+        .await;
+    }
+    let mut list = Vec::new();
+    for s in ["a", "b", "c"] {
+        list.extend([(s, "x2", "view"), (s, "h30", "view")]);
+    }
+    for s in ["d", "e"] {
+        list.extend([(s, "runner", "purchase"), (s, "socks", "view")]);
+    }
+    list.extend([("f", "runner", "view"), ("f", "lamp", "view")]);
+    list.extend([("me", "x2", "view"), ("me", "runner", "purchase")]);
+    events(app, &list).await;
+}
+
+fn explanations(recs: &Value) -> Vec<(&str, &Value)> {
+    recs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["product"].as_str().unwrap(), &i["explanation"]))
+        .collect()
+}
+
+#[tokio::test]
+async fn explanations_name_only_the_shoppers_history_and_the_products_attributes() {
+    let app = TestApp::new();
+    explained_shop(&app).await;
+    let plain = recommend(&app, "me", 3).await;
+    assert!(plain["items"][0].get("explanation").is_none(), "{plain}");
+
+    let reply = app
+        .get(
+            "/v1/shoppers/me/recommendations?k=3&explain=true",
+            &app.reader,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let recs = reply.json();
+    let explained = explanations(&recs);
+    let products: Vec<&str> = explained.iter().map(|(p, _)| *p).collect();
+    assert!(!products.contains(&"runner"), "bought: {recs}");
+    let expected = [
+        (
+            "h30",
+            "same_brand",
+            "x2",
+            "Because you viewed the Soundly X2 earbuds: another Soundly product, the Soundly \
+             H30 headphones.",
+        ),
+        (
+            "socks",
+            "same_category",
+            "runner",
+            "Because you bought the Trail Runner shoes: the Trail socks, also in shoes.",
+        ),
+        (
+            "lamp",
+            "also_viewed",
+            "runner",
+            "Shoppers who looked at the Trail Runner shoes also looked at the Desk lamp.",
+        ),
+    ];
+    for (product, reason, because, text) in expected {
+        let (_, e) = explained
+            .iter()
+            .find(|(p, _)| *p == product)
+            .unwrap_or_else(|| panic!("{product} not recommended: {recs}"));
+        assert_eq!(e["reason"], reason, "{e}");
+        assert_eq!(e["because"], because, "{e}");
+        assert_eq!(e["text"], text, "{e}");
+        assert_eq!(e["source"], "template", "no model: {e}");
+    }
+    assert_eq!(
+        app.get("/v1/shoppers/me/recommendations?explain=maybe", &app.reader)
+            .await
+            .status
+            .as_u16(),
+        400
+    );
+
+    // A cold-start shopper: the popularity strategies say so.
+    events(&app, &[("newbie", "unknown-product", "view")]).await;
+    let reply = app
+        .get(
+            "/v1/shoppers/newbie/recommendations?k=1&explain=true",
+            &app.reader,
+        )
+        .await;
+    let recs = reply.json();
+    assert_eq!(recs["strategy"], "popular", "{recs}");
+    let e = &recs["items"][0]["explanation"];
+    assert_eq!(e["reason"], "popular", "{e}");
+    assert!(
+        e["text"]
+            .as_str()
+            .unwrap()
+            .ends_with("is one of the most popular products in the shop."),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn a_model_sentence_is_kept_only_when_it_passes_the_check() {
+    use common::fake::{FakeGenerator, Mode};
+    // The fake counts words as tokens; the explanation prompt is about 90.
+    let fake = FakeGenerator::with_context(1024);
+    let app = TestApp::with_generator(std::sync::Arc::new(fake.clone()));
+    explained_shop(&app).await;
+    let explain = || async {
+        let reply = app
+            .get(
+                "/v1/shoppers/me/recommendations?k=3&explain=true",
+                &app.reader,
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+        reply.json()
+    };
+
+    let good = "Since you liked the Soundly X2 earbuds, try the Soundly H30 headphones.";
+    fake.set_mode(Mode::Reply(good.into()));
+    let recs = explain().await;
+    for (product, e) in explanations(&recs) {
+        if product == "h30" {
+            assert_eq!(e["source"], "llm", "{e}");
+            assert_eq!(e["text"], good);
+            assert_eq!(e["reason"], "same_brand");
+        } else {
+            // The same sentence does not name this product: the template answers.
+            assert_eq!(e["source"], "template", "{e}");
+            assert!(
+                e["llm_rejected"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("does not name"),
+                "{e}"
+            );
+        }
+    }
+
+    for (invented, why) in [
+        (
+            "The Soundly H30 headphones play for 40 hours.",
+            "names \"40\"",
+        ),
+        (
+            "The Soundly H30 headphones are made of leather.",
+            "claims \"leather\"",
+        ),
+        (
+            "Like the Acme Pro, the Soundly H30 headphones sound great.",
+            "names \"Acme\"",
+        ),
+    ] {
+        fake.set_mode(Mode::Reply(invented.into()));
+        let recs = explain().await;
+        let (_, e) = explanations(&recs)
+            .into_iter()
+            .find(|(p, _)| *p == "h30")
+            .unwrap();
+        assert_eq!(e["source"], "template", "{invented}: {e}");
+        assert!(
+            e["llm_rejected"].as_str().unwrap().contains(why),
+            "{invented}: {e}"
+        );
+        assert!(
+            e["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("Because you viewed")
+        );
+    }
+
+    // A failing model: the template, and why.
+    fake.set_mode(Mode::Timeout);
+    let recs = explain().await;
+    for (_, e) in explanations(&recs) {
+        assert_eq!(e["source"], "template", "{e}");
+        assert!(
+            e["llm_rejected"]
+                .as_str()
+                .unwrap()
+                .starts_with("the model failed"),
+            "{e}"
+        );
+    }
+}

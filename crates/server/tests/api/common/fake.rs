@@ -39,6 +39,8 @@ pub enum Mode {
     FailMidway,
     /// Wait this long before each piece, and keep going after the echo ("more more more…").
     Slow(Duration),
+    /// Answer every request with this text instead of the echo.
+    Reply(String),
 }
 
 #[derive(Debug)]
@@ -125,14 +127,15 @@ fn words(text: &str) -> u32 {
 
 /// The pieces the fake answers `request` with, one per token.
 fn pieces(request: &GenerationRequest, mode: &Mode) -> Vec<String> {
-    let source = match &request.prompt {
-        Prompt::Chat(messages) => messages
+    let source = match (&request.prompt, mode) {
+        (_, Mode::Reply(text)) => text.clone(),
+        (Prompt::Chat(messages), _) => messages
             .iter()
             .rev()
             .find(|m| m.role == ChatRole::User)
             .map(|m| m.content.clone())
             .unwrap_or_default(),
-        Prompt::Text(text) => text.clone(),
+        (Prompt::Text(text), _) => text.clone(),
     };
     let json = match &request.format {
         ResponseFormat::Text => None,

@@ -40,6 +40,10 @@ pub struct Engine {
     pub(crate) banned_phrases: Arc<Vec<String>>,
     /// The recommender fitted on the store's events, once asked for.
     pub(crate) recommender: Arc<crate::rec::RecommenderSlot>,
+    /// Where the admin API's training runs go (`runs` beside the database by default).
+    pub(crate) runs_dir: Option<PathBuf>,
+    /// The trainings this process runs.
+    pub(crate) trainings: Arc<crate::rec::Trainings>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -58,7 +62,11 @@ impl Engine {
         let store = SqliteStore::open(&SqliteConfig {
             path: config.db_path.clone(),
         })?;
-        Ok(Self::with_store(Arc::new(store), &config.default_currency))
+        let engine = Self::with_store(Arc::new(store), &config.default_currency);
+        Ok(match config.db_path.parent() {
+            Some(dir) => engine.with_runs_dir(dir.join("runs")),
+            None => engine,
+        })
     }
 
     /// Builds an engine over any store (tests, other backends).
@@ -70,6 +78,8 @@ impl Engine {
             extractors: Arc::default(),
             banned_phrases: Arc::default(),
             recommender: Arc::default(),
+            runs_dir: None,
+            trainings: Arc::default(),
         }
     }
 

@@ -26,6 +26,14 @@ pub enum Error {
     /// The sequences cannot be used as asked (too few shoppers, no items, ...).
     #[error("{0}")]
     Unusable(String),
+    /// Training was cancelled; the run resumes after its last finished epoch.
+    #[error(
+        "training was cancelled; the run keeps its first {epoch} epochs and resumes from there"
+    )]
+    Cancelled {
+        /// Epochs finished and kept.
+        epoch: usize,
+    },
 }
 
 /// Results of this crate.

@@ -219,7 +219,9 @@ impl RunDir {
 }
 
 /// Trains SASRec on `data`'s training part into `run`, resuming its checkpoint if there is one.
-/// Returns the final state (the best epoch's weights are in `model.bpk`).
+/// Returns the final state (the best epoch's weights are in `model.bpk`). `cancelled` is asked
+/// after every batch: when it says yes, training stops with `Error::Cancelled`, and the run
+/// resumes from its last finished epoch when trained again.
 pub fn train(
     data: &Sequences,
     source: &str,
@@ -227,6 +229,7 @@ pub fn train(
     config: &TrainConfig,
     run: &RunDir,
     progress: &mut dyn FnMut(TrainProgress),
+    cancelled: &dyn Fn() -> bool,
 ) -> Result<TrainState> {
     check(data, model_config, config)?;
     let run_config = RunConfig {
@@ -330,6 +333,11 @@ pub fn train(
                 total,
                 loss: value,
             });
+            if cancelled() {
+                return Err(Error::Cancelled {
+                    epoch: state.history.len(),
+                });
+            }
         }
         let train_seconds = started.elapsed().as_secs_f64();
         spent += train_seconds;

@@ -34,6 +34,7 @@ const BEARER: &str = "bearerAuth";
         (name = "events", description = "Shopper behaviour"),
         (name = "recommendations", description = "Products for a shopper, from their behaviour"),
         (name = "keys", description = "API keys (admin)"),
+        (name = "training", description = "Training the recommender in the background (admin)"),
         (name = "openai", description = "The language model, in OpenAI's API shapes"),
         (name = "system", description = "Health, metrics and this document"),
     )

@@ -28,6 +28,10 @@ pub(crate) struct Args {
     /// item-kNN fitted on the store.
     #[arg(long, env = "VITRINE_REC_RUN")]
     rec_run: Option<std::path::PathBuf>,
+    /// Where runs trained over the admin API (`POST /v1/trainings`) go (default: `runs` beside
+    /// the database).
+    #[arg(long, env = "VITRINE_RUNS")]
+    runs_dir: Option<std::path::PathBuf>,
 }
 
 pub(crate) fn run(global: &Global, args: Args) -> Outcome {
@@ -41,6 +45,9 @@ pub(crate) fn run(global: &Global, args: Args) -> Outcome {
             )));
         }
         engine = engine.with_recommender_run(run.clone());
+    }
+    if let Some(dir) = &args.runs_dir {
+        engine = engine.with_runs_dir(dir.clone());
     }
     if let Some(generator) = generator(&args)? {
         engine = engine.with_generator(generator);

@@ -154,32 +154,40 @@ fn rec(global: &Global, args: RecArgs) -> Outcome {
     );
     let tty = std::io::stderr().is_terminal();
     let mut bar: Option<ProgressBar> = None;
-    let metrics = train_rec(&data, &name, &config, &mut |p| match p {
-        TrainProgress::Resumed { epoch } => {
-            eprintln!("train rec: resuming after epoch {epoch}");
-        }
-        TrainProgress::Batch {
-            epoch, done, total, ..
-        } if tty => {
-            let b = bar.get_or_insert_with(|| {
-                styled_bar(
-                    &format!("epoch {epoch:>3} [{{bar:30}}] {{pos}}/{{len}} batches, eta {{eta}}"),
-                    total as u64,
-                )
-            });
-            b.set_position(done as u64);
-        }
-        TrainProgress::Batch { .. } => {}
-        TrainProgress::Validating { .. } => {
-            if let Some(b) = bar.take() {
-                b.finish_and_clear();
+    let metrics = train_rec(
+        &data,
+        &name,
+        &config,
+        &mut |p| match p {
+            TrainProgress::Resumed { epoch } => {
+                eprintln!("train rec: resuming after epoch {epoch}");
             }
-        }
-        TrainProgress::Epoch(e) => eprintln!(
-            "epoch {:>3}  loss {:.4}  valid NDCG@10 {:.4}  HR@10 {:.4}  ({:.0} s + {:.0} s validation)",
-            e.epoch, e.loss, e.valid_ndcg10, e.valid_hr10, e.train_seconds, e.valid_seconds
-        ),
-    })?;
+            TrainProgress::Batch {
+                epoch, done, total, ..
+            } if tty => {
+                let b = bar.get_or_insert_with(|| {
+                    styled_bar(
+                        &format!(
+                            "epoch {epoch:>3} [{{bar:30}}] {{pos}}/{{len}} batches, eta {{eta}}"
+                        ),
+                        total as u64,
+                    )
+                });
+                b.set_position(done as u64);
+            }
+            TrainProgress::Batch { .. } => {}
+            TrainProgress::Validating { .. } => {
+                if let Some(b) = bar.take() {
+                    b.finish_and_clear();
+                }
+            }
+            TrainProgress::Epoch(e) => eprintln!(
+                "epoch {:>3}  loss {:.4}  valid NDCG@10 {:.4}  HR@10 {:.4}  ({:.0} s + {:.0} s validation)",
+                e.epoch, e.loss, e.valid_ndcg10, e.valid_hr10, e.train_seconds, e.valid_seconds
+            ),
+        },
+        &|| false,
+    )?;
     print_summary(&metrics);
     println!("written to {}", args.run.join("metrics.json").display());
     Ok(())

@@ -6,12 +6,15 @@ mod eval;
 mod explain;
 mod serving;
 mod train;
+mod training;
 
 pub use eval::{RecEvalConfig, RecModel, eval_rec};
 pub use explain::{Explanation, ExplanationSource, Reason};
 pub(crate) use serving::RecommenderSlot;
 pub use serving::{MAX_K, Recommendations, Recommended, Strategy};
 pub use train::{RecSource, RecTrainConfig, load_sequences, train_rec};
+pub(crate) use training::Trainings;
+pub use training::{Training, TrainingRequest, TrainingState};
 pub use vitrine_recsys::{
     EpochRecord, ItemKnnConfig, Loss, SasRecConfig, Sequences, TrainConfig, TrainProgress,
 };

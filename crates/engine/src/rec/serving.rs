@@ -104,7 +104,7 @@ impl std::fmt::Debug for Served {
 #[derive(Debug, Default)]
 pub(crate) struct RecommenderSlot {
     served: Mutex<Option<Arc<Served>>>,
-    run: Option<std::path::PathBuf>,
+    run: Mutex<Option<std::path::PathBuf>>,
 }
 
 impl Served {
@@ -167,9 +167,35 @@ impl Engine {
     pub fn with_recommender_run(mut self, dir: std::path::PathBuf) -> Self {
         self.recommender = Arc::new(RecommenderSlot {
             served: Mutex::default(),
-            run: Some(dir),
+            run: Mutex::new(Some(dir)),
         });
         self
+    }
+
+    /// From the next request on, recommends with the SASRec run in `dir` (every clone of this
+    /// engine does: they share the recommender).
+    pub fn use_recommender_run(&self, dir: std::path::PathBuf) {
+        let slot = &self.recommender;
+        *slot.run.lock().unwrap_or_else(|e| e.into_inner()) = Some(dir);
+        *slot.served.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// Whether the recommender serves the run in `dir`.
+    pub(crate) fn serving_run(&self, dir: &std::path::Path) -> bool {
+        let run = self
+            .recommender
+            .run
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        run.as_deref() == Some(dir)
+    }
+
+    fn recommender_run(&self) -> Option<std::path::PathBuf> {
+        self.recommender
+            .run
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The fitted recommender, fitting it on first use.
@@ -179,7 +205,10 @@ impl Engine {
         if let Some(served) = served.as_ref() {
             return Ok(served.clone());
         }
-        let fitted = Arc::new(Served::fit(self.store(), slot.run.as_deref())?);
+        let fitted = Arc::new(Served::fit(
+            self.store(),
+            self.recommender_run().as_deref(),
+        )?);
         *served = Some(fitted.clone());
         Ok(fitted)
     }
@@ -188,7 +217,10 @@ impl Engine {
     /// recommendable); returns the number of events it was fitted on.
     pub fn refit_recommender(&self) -> Result<usize> {
         let slot = &self.recommender;
-        let fitted = Arc::new(Served::fit(self.store(), slot.run.as_deref())?);
+        let fitted = Arc::new(Served::fit(
+            self.store(),
+            self.recommender_run().as_deref(),
+        )?);
         let events = fitted.events;
         *slot.served.lock().unwrap_or_else(|e| e.into_inner()) = Some(fitted);
         Ok(events)

@@ -59,18 +59,28 @@ pub fn load_sequences(source: &RecSource, engine: Option<&Engine>) -> Result<(Se
 }
 
 /// Trains (or resumes) the run, then measures its best weights; returns `metrics.json`.
+/// `cancelled` is asked after every batch (see `vitrine_recsys::train`).
 pub fn train_rec(
     data: &Sequences,
     source: &str,
     config: &RecTrainConfig,
     progress: &mut dyn FnMut(TrainProgress),
+    cancelled: &dyn Fn() -> bool,
 ) -> Result<Value> {
     let model = SasRecConfig {
         n_items: data.n_items(),
         ..config.model.clone()
     };
     let run = RunDir::new(&config.run);
-    let state = train(data, source, &model, &config.train, &run, progress)?;
+    let state = train(
+        data,
+        source,
+        &model,
+        &config.train,
+        &run,
+        progress,
+        cancelled,
+    )?;
     let scorer = SasRecScorer::load(&run)?;
     let evaluations = evaluate_all(&scorer, data, config.sampled_seed, 1, &|_, _| {});
     let metrics = json!({

@@ -63,6 +63,7 @@ fn learns_what_popularity_cannot_and_writes_its_run() {
         &settings(8, Loss::Softmax),
         &run,
         &mut |_| {},
+        &|| false,
     )
     .expect("trains");
     assert_eq!(state.history.len(), 8);
@@ -102,6 +103,7 @@ fn learns_what_popularity_cannot_and_writes_its_run() {
             &settings(2, loss),
             &run,
             &mut |_| {},
+            &|| false,
         )
         .expect("trains");
         assert!(state.history[1].loss.is_finite());
@@ -116,30 +118,49 @@ fn an_interrupted_run_resumes_exactly() {
     let config = settings(3, Loss::Softmax);
     let dir = tempfile::tempdir().unwrap();
     let whole = RunDir::new(dir.path().join("whole"));
-    let expected = train(&data, "ring", &model, &config, &whole, &mut |_| {}).expect("trains");
+    let expected = train(&data, "ring", &model, &config, &whole, &mut |_| {}, &|| {
+        false
+    })
+    .expect("trains");
 
     let cut = RunDir::new(dir.path().join("cut"));
     let interrupted = catch_unwind(AssertUnwindSafe(|| {
-        train(&data, "ring", &model, &config, &cut, &mut |p| {
-            if matches!(
-                p,
-                TrainProgress::Batch {
-                    epoch: 2,
-                    done: 3,
-                    ..
+        train(
+            &data,
+            "ring",
+            &model,
+            &config,
+            &cut,
+            &mut |p| {
+                if matches!(
+                    p,
+                    TrainProgress::Batch {
+                        epoch: 2,
+                        done: 3,
+                        ..
+                    }
+                ) {
+                    panic!("killed in epoch 2");
                 }
-            ) {
-                panic!("killed in epoch 2");
-            }
-        })
+            },
+            &|| false,
+        )
     }));
     assert!(interrupted.is_err());
     let mut resumed_at = None;
-    let state = train(&data, "ring", &model, &config, &cut, &mut |p| {
-        if let TrainProgress::Resumed { epoch } = p {
-            resumed_at = Some(epoch);
-        }
-    })
+    let state = train(
+        &data,
+        "ring",
+        &model,
+        &config,
+        &cut,
+        &mut |p| {
+            if let TrainProgress::Resumed { epoch } = p {
+                resumed_at = Some(epoch);
+            }
+        },
+        &|| false,
+    )
     .expect("resumes");
     assert_eq!(resumed_at, Some(1));
     let losses =
@@ -149,11 +170,52 @@ fn an_interrupted_run_resumes_exactly() {
 
     // Other settings in the same directory are refused rather than mixed in.
     let other = settings(4, Loss::Softmax);
-    let err = train(&data, "ring", &model, &other, &cut, &mut |_| {}).expect_err("refused");
+    let err =
+        train(&data, "ring", &model, &other, &cut, &mut |_| {}, &|| false).expect_err("refused");
     assert!(err.to_string().contains("other settings"), "{err}");
 
     // A corrupt checkpoint is an error naming the file, not a panic.
     std::fs::write(cut.path().join("model.bpk"), b"not weights").unwrap();
     let err = SasRecScorer::load(&cut).expect_err("corrupt");
     assert!(err.to_string().contains("model.bpk"), "{err}");
+}
+
+#[test]
+fn a_cancelled_run_stops_after_the_batch_and_keeps_its_finished_epochs() {
+    let _turn = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
+    let data = ring();
+    let model = tiny(data.n_items());
+    let config = settings(3, Loss::Softmax);
+    let dir = tempfile::tempdir().unwrap();
+    let run = RunDir::new(dir.path().join("run"));
+    let batches = std::cell::Cell::new(0);
+    let stop_in_epoch_2 = std::cell::Cell::new(false);
+    let err = train(
+        &data,
+        "ring",
+        &model,
+        &config,
+        &run,
+        &mut |p| {
+            if let TrainProgress::Batch { epoch, .. } = p {
+                batches.set(batches.get() + 1);
+                stop_in_epoch_2.set(epoch == 2);
+            }
+        },
+        &|| stop_in_epoch_2.get(),
+    )
+    .expect_err("cancelled");
+    assert!(
+        matches!(err, vitrine_recsys::Error::Cancelled { epoch: 1 }),
+        "{err}"
+    );
+    let state = run.state().unwrap().expect("epoch 1 was kept");
+    assert_eq!(state.history.len(), 1);
+    assert!(!state.finished);
+    // Asked once after each batch: it stopped after the first batch of epoch 2.
+    let per_epoch = batches.get() - 1;
+    assert!(per_epoch >= 1);
+    let resumed =
+        train(&data, "ring", &model, &config, &run, &mut |_| {}, &|| false).expect("resumes");
+    assert_eq!(resumed.history.len(), 3);
 }

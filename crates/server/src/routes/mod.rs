@@ -15,6 +15,7 @@ pub(crate) mod openai;
 pub(crate) mod products;
 pub(crate) mod recommendations;
 pub(crate) mod system;
+pub(crate) mod training;
 
 /// The default page size of list endpoints.
 const DEFAULT_LIMIT: u32 = 50;
@@ -61,7 +62,11 @@ pub(crate) fn protected() -> OpenApiRouter<AppState> {
         .routes(routes!(content::job_events));
     let admin = OpenApiRouter::new()
         .routes(routes!(keys::list, keys::create))
-        .routes(routes!(keys::revoke));
+        .routes(routes!(keys::revoke))
+        .routes(routes!(training::start, training::list))
+        .routes(routes!(training::show))
+        .routes(routes!(training::cancel))
+        .routes(routes!(training::events));
     gate(Role::Reader, reader)
         .merge(gate(Role::Merchant, merchant))
         .merge(gate(Role::Admin, admin))

@@ -132,6 +132,15 @@ fn routes() -> Vec<Route> {
         route(M::GET, "/v1/jobs/{job}/items", merchant, 200),
         route(M::GET, "/v1/jobs/{job}/events", merchant, 200),
         route(M::POST, "/v1/jobs/{job}/cancel", merchant, 200),
+        // The store holds too little to train on (422), and no run exists (404): past the gate.
+        with_body(
+            route(M::POST, "/v1/trainings", admin, 422),
+            json!({"run": "run-{who}"}),
+        ),
+        route(M::GET, "/v1/trainings", admin, 200),
+        route(M::GET, "/v1/trainings/none", admin, 404),
+        route(M::POST, "/v1/trainings/none/cancel", admin, 404),
+        route(M::GET, "/v1/trainings/none/events", admin, 404),
     ]
 }
 

@@ -16,7 +16,7 @@ use tower::ServiceExt;
 use vitrine_core::{GeneratorHealth, TextGenerator};
 
 use common::fake::{FAKE_MODEL, FakeGenerator, Mode};
-use common::{Reply, TestApp, request};
+use common::{Events, Reply, TestApp, request};
 
 /// A seed's step between a variant's attempts (`ATTEMPT_SEED_STEP` in the engine).
 const ATTEMPT_SEED_STEP: u64 = 7_919;
@@ -130,68 +130,6 @@ async fn start_job(app: &TestApp, body: Value) -> Value {
     let reply = post(app, "/v1/jobs", body).await;
     assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text());
     reply.json()
-}
-
-/// A server-sent event stream read frame by frame from the in-memory router.
-struct Events {
-    body: Body,
-    buffer: String,
-}
-
-impl Events {
-    async fn open(app: &TestApp, uri: &str) -> (StatusCode, Option<String>, Events) {
-        let response = app
-            .router
-            .clone()
-            .oneshot(request(Method::GET, uri, Some(&app.merchant), None))
-            .await
-            .expect("the router is infallible");
-        let content_type = response
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        (
-            response.status(),
-            content_type,
-            Events {
-                body: response.into_body(),
-                buffer: String::new(),
-            },
-        )
-    }
-
-    /// The next event's name and data; `None` once the stream ends.
-    async fn next(&mut self) -> Option<(String, Value)> {
-        loop {
-            if let Some(end) = self.buffer.find("\n\n") {
-                let block: String = self.buffer.drain(..end + 2).collect();
-                let mut name = None;
-                let mut data = String::new();
-                for line in block.lines() {
-                    if let Some(n) = line.strip_prefix("event:") {
-                        name = Some(n.trim().to_owned());
-                    } else if let Some(d) = line.strip_prefix("data:") {
-                        data.push_str(d.trim_start());
-                    }
-                }
-                // Keep-alive comments carry neither.
-                if let Some(name) = name {
-                    let data = serde_json::from_str(&data)
-                        .unwrap_or_else(|e| panic!("event data is not JSON ({e}): {data}"));
-                    return Some((name, data));
-                }
-                continue;
-            }
-            let frame = tokio::time::timeout(PATIENCE, self.body.frame())
-                .await
-                .expect("the event stream went quiet for the whole of the test's patience")?
-                .expect("the event stream fails no frame");
-            if let Ok(data) = frame.into_data() {
-                self.buffer.push_str(std::str::from_utf8(&data).unwrap());
-            }
-        }
-    }
 }
 
 // ---- descriptions ---------------------------------------------------------------------------
@@ -1066,7 +1004,7 @@ async fn a_job_describes_a_category_in_the_background() {
 
     // A finished job's event stream is its end at once.
     let (status, content_type, mut events) =
-        Events::open(&app, &format!("/v1/jobs/{job_id}/events")).await;
+        Events::open(&app, &format!("/v1/jobs/{job_id}/events"), &app.merchant).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         content_type
@@ -1310,7 +1248,8 @@ async fn a_cancelled_job_stops_and_stays_cancelled() {
     // Cancelling again changes nothing; its events end at once.
     let reply = post(&app, &format!("/v1/jobs/{id}/cancel"), json!({})).await;
     assert_eq!(reply.json()["status"], "cancelled");
-    let (_, _, mut events) = Events::open(&app, &format!("/v1/jobs/{id}/events")).await;
+    let (_, _, mut events) =
+        Events::open(&app, &format!("/v1/jobs/{id}/events"), &app.merchant).await;
     let (name, data) = events.next().await.expect("an end event");
     assert_eq!(
         (name.as_str(), &data["status"]),
@@ -1338,7 +1277,7 @@ async fn a_running_job_streams_progress_then_its_end() {
     let id = job["id"].as_str().unwrap().to_owned();
 
     let (status, content_type, mut events) =
-        Events::open(&app, &format!("/v1/jobs/{id}/events")).await;
+        Events::open(&app, &format!("/v1/jobs/{id}/events"), &app.merchant).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         content_type

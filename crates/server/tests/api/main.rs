@@ -16,3 +16,4 @@ mod products;
 mod recommendations;
 mod remote;
 mod serve;
+mod training;

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use common::TestApp;
 use serde_json::Value;
 
-const V1_PATHS: [&str; 23] = [
+const V1_PATHS: [&str; 27] = [
     "/v1/products",
     "/v1/products/{id}",
     "/v1/events",
@@ -31,6 +31,10 @@ const V1_PATHS: [&str; 23] = [
     "/v1/jobs/{id}/cancel",
     "/v1/jobs/{id}/events",
     "/v1/shoppers/{id}/recommendations",
+    "/v1/trainings",
+    "/v1/trainings/{run}",
+    "/v1/trainings/{run}/cancel",
+    "/v1/trainings/{run}/events",
 ];
 
 #[tokio::test]

@@ -198,7 +198,7 @@ async fn a_trained_sasrec_run_answers() {
         },
         sampled_seed: 1,
     };
-    tokio::task::spawn_blocking(move || train_rec(&data, "store", &config, &mut |_| {}))
+    tokio::task::spawn_blocking(move || train_rec(&data, "store", &config, &mut |_| {}, &|| false))
         .await
         .unwrap()
         .expect("trains");

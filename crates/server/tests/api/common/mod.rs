@@ -207,3 +207,68 @@ impl Reply {
             .to_string()
     }
 }
+
+/// How long an event stream may stay quiet before a test gives up on it.
+pub const EVENT_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A server-sent event stream read frame by frame from the in-memory router.
+pub struct Events {
+    body: Body,
+    buffer: String,
+}
+
+impl Events {
+    pub async fn open(app: &TestApp, uri: &str, key: &str) -> (StatusCode, Option<String>, Events) {
+        let response = app
+            .router
+            .clone()
+            .oneshot(request(Method::GET, uri, Some(key), None))
+            .await
+            .expect("the router is infallible");
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        (
+            response.status(),
+            content_type,
+            Events {
+                body: response.into_body(),
+                buffer: String::new(),
+            },
+        )
+    }
+
+    /// The next event's name and data; `None` once the stream ends.
+    pub async fn next(&mut self) -> Option<(String, Value)> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut name = None;
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(n) = line.strip_prefix("event:") {
+                        name = Some(n.trim().to_owned());
+                    } else if let Some(d) = line.strip_prefix("data:") {
+                        data.push_str(d.trim_start());
+                    }
+                }
+                // Keep-alive comments carry neither.
+                if let Some(name) = name {
+                    let data = serde_json::from_str(&data)
+                        .unwrap_or_else(|e| panic!("event data is not JSON ({e}): {data}"));
+                    return Some((name, data));
+                }
+                continue;
+            }
+            let frame = tokio::time::timeout(EVENT_PATIENCE, self.body.frame())
+                .await
+                .expect("the event stream went quiet for the whole of the test's patience")?
+                .expect("the event stream fails no frame");
+            if let Ok(data) = frame.into_data() {
+                self.buffer.push_str(std::str::from_utf8(&data).unwrap());
+            }
+        }
+    }
+}

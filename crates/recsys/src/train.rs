@@ -210,6 +210,37 @@ impl RunDir {
         write_json(&self.file("metrics.json"), metrics)
     }
 
+    /// Draws `plot.png`: the mean training loss and the validation NDCG@10 and HR@10 per epoch.
+    pub fn write_plot(&self, history: &[EpochRecord]) -> Result<()> {
+        use vitrine_ml::{Panel, Series};
+        let line = |name: &str, value: fn(&EpochRecord) -> f64| Series {
+            name: name.to_owned(),
+            points: history.iter().map(|e| (e.epoch as f64, value(e))).collect(),
+        };
+        let panels = [
+            Panel {
+                title: "Training loss".into(),
+                y_label: "mean loss".into(),
+                series: vec![line("loss", |e| e.loss)],
+            },
+            Panel {
+                title: "Validation, full ranking".into(),
+                y_label: "metric".into(),
+                series: vec![
+                    line("NDCG@10", |e| e.valid_ndcg10),
+                    line("HR@10", |e| e.valid_hr10),
+                ],
+            },
+        ];
+        let path = self.file("plot.png");
+        vitrine_ml::write_panels(&path, "SASRec training", "epoch", &panels).map_err(|e| {
+            Error::Io {
+                path: path.clone(),
+                source: std::io::Error::other(e.to_string()),
+            }
+        })
+    }
+
     /// Loads the best weights onto `device`, checking them against `config.json`.
     pub fn load_best(&self, device: &Device) -> Result<(SasRec, SasRecConfig)> {
         let config = self.config()?;
@@ -380,6 +411,7 @@ pub fn train(
         optim.to_record().save(&tmp).map_err(|e| corrupt(&tmp, e))?;
         rename(&tmp, &optim_path)?;
         write_json(&run.file("state.json"), &state)?;
+        run.write_plot(&state.history)?;
         progress(TrainProgress::Epoch(record));
         if state.finished {
             break;

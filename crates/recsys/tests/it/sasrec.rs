@@ -74,6 +74,7 @@ fn learns_what_popularity_cannot_and_writes_its_run() {
         "last.bpk",
         "optim.bpk",
         "state.json",
+        "plot.png",
     ] {
         assert!(run.path().join(file).is_file(), "{file} missing");
     }

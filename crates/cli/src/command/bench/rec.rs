@@ -146,10 +146,15 @@ fn write_and_import(
     }
     w.flush()?;
     let mut w = BufWriter::new(std::fs::File::create(&events)?);
-    let base = 1_700_000_000_000i64;
     let event = |w: &mut BufWriter<std::fs::File>, shopper: &str, item: u32, n: usize| {
+        let ts = format!(
+            "2026-01-01T{:02}:{:02}:{:02}Z",
+            n / 3600,
+            (n / 60) % 60,
+            n % 60
+        );
         let line = json!({"shopper": shopper, "product": data.item_id(item), "kind": "view",
-                          "ts": base + n as i64 * 1000});
+                          "ts": ts});
         writeln!(w, "{line}")
     };
     for (u, seq) in data.iter().enumerate() {
@@ -181,8 +186,24 @@ fn write_and_import(
         default_currency: "USD".into(),
     })?;
     let options = ImportOptions::default();
-    engine.import_products(&products, None, &options, &mut |_| {})?;
-    engine.import_events(&events, None, &options, &mut |_| {})?;
+    for (what, report) in [
+        (
+            "products",
+            engine.import_products(&products, None, &options, &mut |_| {})?,
+        ),
+        (
+            "events",
+            engine.import_events(&events, None, &options, &mut |_| {})?,
+        ),
+    ] {
+        if report.rejected > 0 || !report.committed {
+            bail!(
+                "{} of {} {what} were rejected",
+                report.rejected,
+                report.records
+            );
+        }
+    }
     Ok(shoppers)
 }
 

@@ -326,11 +326,25 @@ impl Basis {
         {
             return Some(format!("does not name the {t}"));
         }
-        let known = self.words();
+        let lowered: Vec<String> = words(sentence).map(str::to_lowercase).collect();
+        let has = |w: &str| lowered.iter().any(|x| x == w);
+        if ["i", "i'm", "me", "my", "we", "our"].iter().any(|w| has(w)) {
+            return Some("speaks as itself, not about the shopper".into());
+        }
+        if self.reason != Reason::Popular && !has("you") && !has("your") {
+            return Some("does not speak to the shopper (\"you\")".into());
+        }
+        if let Some(missing) = self.missing_reason(&lower) {
+            return Some(missing);
+        }
+        // Capitalised words and numbers must come from the facts; the template's own words
+        // ("Because", "You", "Shoppers") may start a clause anywhere.
+        let mut known = self.words();
+        known.extend(words(&self.template()).map(str::to_lowercase));
         for (n, word) in words(sentence).enumerate() {
             let name_like = word.chars().any(|c| c.is_ascii_digit())
                 || (n > 0 && word.chars().next().is_some_and(char::is_uppercase));
-            if name_like && word != "I" && !known.contains(&word.to_lowercase()) {
+            if name_like && !known.contains(&word.to_lowercase()) {
                 return Some(format!("names \"{word}\", which is not in the facts"));
             }
         }
@@ -360,6 +374,40 @@ impl Basis {
                     words[0]
                 ));
             }
+        }
+        None
+    }
+}
+
+impl Basis {
+    /// What the sentence must say for its reason to be there, if it does not: the product of
+    /// the shopper's history it rests on, and the link (the brand, the category, other
+    /// shoppers, popularity).
+    fn missing_reason(&self, lower: &str) -> Option<String> {
+        let anchor = self.anchor.as_ref().map(|a| a.title.to_lowercase());
+        let names_anchor = anchor.as_deref().is_none_or(|a| lower.contains(a));
+        let says = |cues: &[&str]| cues.iter().any(|c| lower.contains(c));
+        let (needs_anchor, link) = match self.reason {
+            Reason::Revisit => (false, true),
+            // Titles usually hold the brand and the category, so naming both products does not
+            // say the link: the sentence must.
+            Reason::SameBrand => (true, says(&["brand", "another", "same"])),
+            Reason::SameCategory => (
+                true,
+                says(&["same category", "also", "similar", "another", "same"]),
+            ),
+            Reason::AlsoViewed => (true, says(&["also", "other shoppers", "shoppers who"])),
+            Reason::RecentActivity => (true, true),
+            Reason::PopularInCategory | Reason::Popular => (false, says(&["popular"])),
+        };
+        if needs_anchor && !names_anchor {
+            return Some(format!(
+                "does not name the {} it rests on",
+                self.anchor.as_ref().map_or("", |a| a.title.as_str())
+            ));
+        }
+        if !link {
+            return Some("does not say why (the link between the products)".into());
         }
         None
     }
@@ -563,8 +611,7 @@ mod tests {
         let b = basis(&headphones(), &earbuds(), &|_, _| 0, None);
         let extractor = Extractor::new(["Soundly", "Stride", "Acme"], ["cheapest"]);
         assert_eq!(b.reject(&b.template(), &extractor), None);
-        let ok =
-            "Since you liked the Soundly X2 earbuds, you may enjoy the Soundly H30 headphones.";
+        let ok = "Since you liked the Soundly X2 earbuds, you may enjoy another Soundly product, the Soundly H30 headphones.";
         assert_eq!(b.reject(ok, &extractor), None);
         for (bad, why) in [
             ("", "empty"),
@@ -573,22 +620,46 @@ mod tests {
                 "You viewed the Soundly X2 earbuds. Try the Soundly H30 headphones.",
                 "more than one sentence",
             ),
-            ("The Soundly H30 headphones last 30 hours.", "names \"30\""),
             (
-                "Like the Acme Pro, the Soundly H30 headphones sound great.",
+                "Like the Soundly X2 earbuds you viewed, another Soundly product: the Soundly \
+                 H30 headphones last 30 hours.",
+                "names \"30\"",
+            ),
+            (
+                "Like the Acme Pro and the Soundly X2 earbuds you viewed: another Soundly product, \
+                 the Soundly H30 headphones.",
                 "names \"Acme\"",
             ),
             (
-                "The Soundly H30 headphones come in black leather.",
+                "Like the Soundly X2 earbuds you viewed, another Soundly product: the Soundly H30 \
+                 headphones in black leather.",
                 "claims \"black\"",
             ),
             (
-                "You bought the Soundly X2 earbuds, so try the Soundly H30 headphones.",
+                "You bought the Soundly X2 earbuds, so try another Soundly product, the Soundly H30 headphones.",
                 "did not (bought)",
             ),
             (
-                "The soundly h30 headphones are the cheapest.",
+                "Like the Soundly X2 earbuds you viewed, another soundly product: the soundly h30 \
+                 headphones are the cheapest.",
                 "claims \"cheapest\"",
+            ),
+            (
+                "The shopper viewed the Soundly X2 earbuds: another Soundly product, the Soundly \
+                 H30 headphones.",
+                "does not speak to the shopper",
+            ),
+            (
+                "I'm glad you like the Soundly H30 headphones.",
+                "speaks as itself",
+            ),
+            (
+                "You may like the Soundly H30 headphones.",
+                "does not name the Soundly X2 earbuds it rests on",
+            ),
+            (
+                "You viewed the Soundly X2 earbuds, and the Soundly H30 headphones are in them.",
+                "does not say why",
             ),
         ] {
             let got = b.reject(bad, &extractor).unwrap_or_default();

@@ -372,7 +372,7 @@ async fn a_model_sentence_is_kept_only_when_it_passes_the_check() {
         reply.json()
     };
 
-    let good = "Since you liked the Soundly X2 earbuds, try the Soundly H30 headphones.";
+    let good = "Since you liked the Soundly X2 earbuds, try another Soundly product, the Soundly H30 headphones.";
     fake.set_mode(Mode::Reply(good.into()));
     let recs = explain().await;
     for (product, e) in explanations(&recs) {
@@ -395,15 +395,15 @@ async fn a_model_sentence_is_kept_only_when_it_passes_the_check() {
 
     for (invented, why) in [
         (
-            "The Soundly H30 headphones play for 40 hours.",
+            "Since you liked the Soundly X2 earbuds, try another Soundly product, the Soundly H30 headphones: 40 hours of play.",
             "names \"40\"",
         ),
         (
-            "The Soundly H30 headphones are made of leather.",
+            "Since you liked the Soundly X2 earbuds, try another Soundly product, the Soundly H30 headphones in leather.",
             "claims \"leather\"",
         ),
         (
-            "Like the Acme Pro, the Soundly H30 headphones sound great.",
+            "Like the Acme Pro and the Soundly X2 earbuds you liked, try another Soundly product, the Soundly H30 headphones.",
             "names \"Acme\"",
         ),
     ] {

@@ -328,6 +328,14 @@ impl Basis {
         }
         let lowered: Vec<String> = words(sentence).map(str::to_lowercase).collect();
         let has = |w: &str| lowered.iter().any(|x| x == w);
+        // A small model may echo its instructions ("A plain version: \"You viewed ...").
+        if sentence.contains(['"', '\u{201c}', '\u{201d}'])
+            || ["sentence", "version", "facts", "shopper"]
+                .iter()
+                .any(|w| has(w))
+        {
+            return Some("repeats the instructions".into());
+        }
         if ["i", "i'm", "me", "my", "we", "our"].iter().any(|w| has(w)) {
             return Some("speaks as itself, not about the shopper".into());
         }
@@ -645,13 +653,18 @@ mod tests {
                 "claims \"cheapest\"",
             ),
             (
-                "The shopper viewed the Soundly X2 earbuds: another Soundly product, the Soundly \
+                "Someone viewed the Soundly X2 earbuds: another Soundly product, the Soundly \
                  H30 headphones.",
                 "does not speak to the shopper",
             ),
             (
                 "I'm glad you like the Soundly H30 headphones.",
                 "speaks as itself",
+            ),
+            (
+                "A plain version: \"Because you viewed the Soundly X2 earbuds: another Soundly \
+                 product, the Soundly H30 headphones.",
+                "repeats the instructions",
             ),
             (
                 "You may like the Soundly H30 headphones.",

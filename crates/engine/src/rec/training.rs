@@ -171,14 +171,18 @@ fn invalid(field: &str, why: impl Into<String>) -> Error {
 }
 
 /// Checks `request` and turns it into the run's settings (`n_items` is filled in later).
-fn settings(request: &TrainingRequest) -> Result<(SasRecConfig, TrainConfig)> {
-    let name = &request.run;
-    let name_ok = (1..=64).contains(&name.len())
+/// Whether `name` may name a run folder: 1 to 64 letters, digits, `.`, `_` or `-`, not starting
+/// with `.` (so never `..` or a path).
+fn run_name_ok(name: &str) -> bool {
+    (1..=64).contains(&name.len())
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-        && !name.starts_with('.');
-    if !name_ok {
+        && !name.starts_with('.')
+}
+
+fn settings(request: &TrainingRequest) -> Result<(SasRecConfig, TrainConfig)> {
+    if !run_name_ok(&request.run) {
         return Err(invalid(
             "run",
             "must be 1 to 64 letters, digits, '.', '_' or '-', not starting with '.'",
@@ -437,12 +441,7 @@ impl Engine {
             status.serving = status.serving && self.serving_run(&self.runs_dir()?.join(run));
             return Ok(status);
         }
-        if settings(&TrainingRequest {
-            run: run.to_owned(),
-            ..TrainingRequest::default()
-        })
-        .is_err()
-        {
+        if !run_name_ok(run) {
             return Err(not_found(run));
         }
         let dir = self.runs_dir()?.join(run);

@@ -7,26 +7,6 @@ use axum::http::{Method, StatusCode};
 use common::TestApp;
 use serde_json::{Value, json};
 
-async fn events(app: &TestApp, list: &[(&str, &str, &str)]) {
-    let events: Vec<Value> = list
-        .iter()
-        .enumerate()
-        .map(|(n, (shopper, product, kind))| {
-            json!({"shopper": shopper, "product": product, "kind": kind,
-                   "ts": format!("2026-10-01T12:{:02}:{:02}Z", n / 60, n % 60)})
-        })
-        .collect();
-    let reply = app
-        .json(
-            Method::POST,
-            "/v1/events/batch",
-            &app.merchant,
-            json!({"events": events}),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
-}
-
 async fn recommend(app: &TestApp, shopper: &str, k: u32) -> Value {
     let reply = app
         .get(
@@ -80,7 +60,7 @@ async fn sequence_model_cold_start_and_errors() {
     }
     list.push(("h", "bag-2", "view"));
     list.push(("h", "bag-3", "view"));
-    events(&app, &list).await;
+    app.events(&list).await;
 
     let a = recommend(&app, "h", 3).await;
     assert_eq!(a["strategy"], "sequence");
@@ -92,11 +72,8 @@ async fn sequence_model_cold_start_and_errors() {
 
     // Events after fitting count: this shopper's shoe-1 view arrives now, and the purchased
     // shoe-2 is never recommended.
-    events(
-        &app,
-        &[("buyer", "shoe-2", "purchase"), ("buyer", "shoe-1", "view")],
-    )
-    .await;
+    app.events(&[("buyer", "shoe-2", "purchase"), ("buyer", "shoe-1", "view")])
+        .await;
     let buyer = recommend(&app, "buyer", 10).await;
     assert_eq!(buyer["strategy"], "sequence");
     assert_eq!(buyer["history_items_used"], 2);
@@ -106,14 +83,14 @@ async fn sequence_model_cold_start_and_errors() {
     // A shopper whose only product is new to the model: popular in that product's category.
     app.product(json!({"id": "bag-new", "title": "New Bag", "category": "bags", "price": "10"}))
         .await;
-    events(&app, &[("newbie", "bag-new", "view")]).await;
+    app.events(&[("newbie", "bag-new", "view")]).await;
     let newbie = recommend(&app, "newbie", 2).await;
     assert_eq!(newbie["strategy"], "popular_in_categories");
     assert_eq!(newbie["categories"], json!(["bags"]));
     assert_eq!(products(&newbie), vec!["bag-2", "bag-1"]);
 
     // Nothing known at all (a product the catalog never had): the most popular overall.
-    events(&app, &[("stranger", "mystery", "view")]).await;
+    app.events(&[("stranger", "mystery", "view")]).await;
     let stranger = recommend(&app, "stranger", 1).await;
     assert_eq!(stranger["strategy"], "popular");
     assert_eq!(products(&stranger), vec!["bag-2"]);
@@ -176,7 +153,7 @@ async fn a_trained_sasrec_run_answers() {
             list.push((s.as_str(), names[(u + step) % 8].as_str(), "view"));
         }
     }
-    events(&app, &list).await;
+    app.events(&list).await;
     let dir = tempfile::tempdir().unwrap();
     let engine = app.engine.clone();
     let data = engine.interaction_sequences().unwrap();
@@ -202,7 +179,8 @@ async fn a_trained_sasrec_run_answers() {
         .await
         .unwrap()
         .expect("trains");
-    events(&app, &[("late", "p-new", "view"), ("late", "p1", "view")]).await;
+    app.events(&[("late", "p-new", "view"), ("late", "p1", "view")])
+        .await;
 
     let served = app
         .engine
@@ -264,7 +242,7 @@ async fn explained_shop(app: &TestApp) {
     }
     list.extend([("f", "runner", "view"), ("f", "lamp", "view")]);
     list.extend([("me", "x2", "view"), ("me", "runner", "purchase")]);
-    events(app, &list).await;
+    app.events(&list).await;
 }
 
 fn explanations(recs: &Value) -> Vec<(&str, &Value)> {
@@ -334,7 +312,7 @@ async fn explanations_name_only_the_shoppers_history_and_the_products_attributes
     );
 
     // A cold-start shopper: the popularity strategies say so.
-    events(&app, &[("newbie", "unknown-product", "view")]).await;
+    app.events(&[("newbie", "unknown-product", "view")]).await;
     let reply = app
         .get(
             "/v1/shoppers/newbie/recommendations?k=1&explain=true",

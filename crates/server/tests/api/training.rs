@@ -13,24 +13,14 @@ use serde_json::{Value, json};
 
 /// 40 shoppers each view five of eight products in a ring: enough to learn from.
 async fn ring_events(app: &TestApp) {
-    let mut events = Vec::new();
-    for u in 0..40 {
-        for step in 0..5 {
-            events.push(
-                json!({"shopper": format!("s{u}"), "product": format!("p{}", (u + step) % 8),
-                "kind": "view", "ts": format!("2026-10-01T12:{:02}:{:02}Z", u, step)}),
-            );
-        }
-    }
-    let reply = app
-        .json(
-            Method::POST,
-            "/v1/events/batch",
-            &app.merchant,
-            json!({"events": events}),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    let names: Vec<(String, String)> = (0..40)
+        .flat_map(|u| (0..5).map(move |step| (format!("s{u}"), format!("p{}", (u + step) % 8))))
+        .collect();
+    let list: Vec<(&str, &str, &str)> = names
+        .iter()
+        .map(|(s, p)| (s.as_str(), p.as_str(), "view"))
+        .collect();
+    app.events(&list).await;
 }
 
 async fn start(app: &TestApp, body: Value) -> common::Reply {

@@ -108,6 +108,28 @@ impl TestApp {
         self.send(request(method, uri, Some(key), Some(body))).await
     }
 
+    /// Records `(shopper, product, kind)` events as the merchant, one second apart in list
+    /// order, asserting it worked.
+    pub async fn events(&self, list: &[(&str, &str, &str)]) {
+        let events: Vec<Value> = list
+            .iter()
+            .enumerate()
+            .map(|(n, (shopper, product, kind))| {
+                serde_json::json!({"shopper": shopper, "product": product, "kind": kind,
+                    "ts": format!("2026-10-01T12:{:02}:{:02}Z", n / 60, n % 60)})
+            })
+            .collect();
+        let reply = self
+            .json(
+                Method::POST,
+                "/v1/events/batch",
+                &self.merchant,
+                serde_json::json!({"events": events}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    }
+
     /// Creates a product as the merchant, asserting it worked.
     pub async fn product(&self, body: Value) -> Value {
         let reply = self

@@ -53,12 +53,13 @@ test: setup
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --locked
 
 ## bench: import throughput and memory; LLM serving beside llama.cpp; grounded product copy
-## on 30 Myntra products; recommenders on Amazon Beauty and Toys, and their serving speed
-## (JSON in bench/results/)
+## on 500 Myntra products and a description job's throughput; recommenders on Amazon Beauty
+## and Toys, and their serving speed (JSON in bench/results/)
 bench: build reference bench-deps
 	$(VITRINE) bench import --out bench/results/import.json
 	$(VITRINE) bench llm --out bench/results/llm.json
-	$(VITRINE) eval copy --sample 30 --seed 1 --out bench/results/copy-eval.json
+	$(VITRINE) eval copy --sample 500 --seed 1 --out bench/results/copy-eval.json
+	$(VITRINE) bench copy --out bench/results/copy-job.json
 	rm -rf runs/bench-sasrec-Beauty
 	$(VITRINE) train rec --data ../shared/data/amazon-seqrec-s3rec/Beauty.txt.gz \
 	  --run runs/bench-sasrec-Beauty --max-minutes 15

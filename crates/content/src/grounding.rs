@@ -13,7 +13,7 @@ use vitrine_core::Steering;
 
 use crate::claim::Extractor;
 use crate::facts::Facts;
-use crate::lexicon::{LEXICON, SIZE_LETTERS};
+use crate::lexicon::{CURRENCY_SPELLINGS, LEXICON, NUMBER_WORDS, SIZE_LETTERS};
 use crate::token::format_number;
 use crate::verify::Verifier;
 
@@ -48,6 +48,25 @@ pub fn steering(facts: &Facts, extractor: &Extractor) -> Steering {
             avoid.insert(brand.to_lowercase());
         }
     }
+    // Spelled numbers the record does not state ("four pockets", "two rows"). "One" is left
+    // to the checker: it is too often a pronoun ("one of a kind").
+    for &(word, value) in NUMBER_WORDS {
+        if word != "one" && !facts.quantities.iter().any(|q| q.value == value) {
+            avoid.insert(word.to_owned());
+        }
+    }
+    // Currencies other than the record's ("$1079" for a price in rupees).
+    for &(spelling, code) in CURRENCY_SPELLINGS {
+        if code != facts.currency {
+            avoid.insert(spelling.to_owned());
+        }
+    }
+    // The prompt's own words, which a small model echoes ("Write the product description.
+    // Title: …"), and web addresses.
+    avoid.extend(ECHO.iter().map(|w| (*w).to_owned()));
+    // Plurals: steering matches whole words, and "warranties" is not "warranty".
+    let plurals: Vec<String> = avoid.iter().filter_map(|p| plural(p)).collect();
+    avoid.extend(plurals);
     let mut numbers: BTreeSet<String> = facts
         .quantities
         .iter()
@@ -58,8 +77,123 @@ pub fn steering(facts: &Facts, extractor: &Extractor) -> Steering {
         // "₹899.00" is the same price.
         numbers.insert(format!("{price:.2}"));
     }
+    // What may follow a number: the words that follow one in the record ("205 Pixel", "2
+    // pockets"), its units, the record's currency, and the small words of a sentence.
+    let mut after: BTreeSet<String> = FOLLOWERS.iter().map(|w| (*w).to_owned()).collect();
+    for (_, text) in facts.texts() {
+        after.extend(words_after_numbers(text));
+    }
+    after.extend(facts.quantities.iter().filter_map(|q| q.unit.clone()));
+    after.extend(
+        CURRENCY_SPELLINGS
+            .iter()
+            .filter(|(_, code)| *code == facts.currency)
+            .map(|(spelling, _)| (*spelling).to_owned()),
+    );
+    after.insert(facts.currency.to_lowercase());
+    let plurals: Vec<String> = after.iter().filter_map(|w| plural(w)).collect();
+    after.extend(plurals);
+    after.retain(|w| w.chars().all(char::is_alphabetic));
     Steering {
         avoid: avoid.into_iter().collect(),
         numbers: Some(numbers.into_iter().collect()),
+        after_numbers: Some(after.into_iter().collect()),
+        repeats: None,
+    }
+}
+
+/// Phrases of the prompt a model should not repeat, and the starts of web addresses.
+const ECHO: &[&str] = &[
+    "write the product description",
+    "product description",
+    "facts:",
+    "www",
+    "http",
+    "https",
+];
+
+/// Words that may follow any number in a sentence: "in 2 and 3", "899 for the pair".
+const FOLLOWERS: &[&str] = &[
+    "a", "an", "and", "are", "as", "at", "by", "each", "for", "from", "in", "is", "it", "of", "on",
+    "only", "or", "per", "the", "this", "to", "was", "with",
+];
+
+/// The words right after numbers in `text`, lower case ("SHISEIDO 205 Pixel" gives "pixel").
+fn words_after_numbers(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let chars: Vec<char> = text.chars().collect();
+    let mut k = 0;
+    while k < chars.len() {
+        if !chars[k].is_ascii_digit() {
+            k += 1;
+            continue;
+        }
+        while k < chars.len()
+            && (chars[k].is_ascii_digit()
+                || (matches!(chars[k], ',' | '.')
+                    && chars.get(k + 1).is_some_and(char::is_ascii_digit)))
+        {
+            k += 1;
+        }
+        while k < chars.len() && matches!(chars[k], ' ' | '\t' | '-') {
+            k += 1;
+        }
+        let start = k;
+        while k < chars.len() && chars[k].is_alphabetic() {
+            k += 1;
+        }
+        if k > start {
+            found.push(chars[start..k].iter().collect::<String>().to_lowercase());
+        }
+    }
+    found
+}
+
+/// The plural of a phrase's last word, when it has letters to inflect: "warranty" →
+/// "warranties", "offer" → "offers", "box" → "boxes".
+fn plural(phrase: &str) -> Option<String> {
+    let last = phrase.rsplit(' ').next()?;
+    if last.chars().count() < 3 || !last.chars().all(char::is_alphabetic) || last.ends_with('s') {
+        return None;
+    }
+    let stem = &phrase[..phrase.len() - last.len()];
+    let vowel = |c: char| "aeiou".contains(c);
+    let mut chars = last.chars().rev();
+    let (end, before) = (chars.next()?, chars.next()?);
+    Some(if end == 'y' && !vowel(before) {
+        format!("{stem}{}ies", &last[..last.len() - 1])
+    } else if end == 'x' || end == 'z' || last.ends_with("ch") || last.ends_with("sh") {
+        format!("{stem}{last}es")
+    } else {
+        format!("{stem}{last}s")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plural;
+
+    #[test]
+    fn words_after_numbers_in_the_record() {
+        assert_eq!(
+            super::words_after_numbers("SHISEIDO 205 Pixel Pink Gel Lipstick 1.6 g, Pack of 2"),
+            ["pixel", "g"]
+        );
+        assert_eq!(super::words_after_numbers("5pcs and 1,299"), ["pcs"]);
+    }
+
+    #[test]
+    fn plurals_of_avoided_words() {
+        assert_eq!(plural("warranty").as_deref(), Some("warranties"));
+        assert_eq!(plural("offer").as_deref(), Some("offers"));
+        assert_eq!(
+            plural("money back guarantee").as_deref(),
+            Some("money back guarantees")
+        );
+        assert_eq!(plural("box").as_deref(), Some("boxes"));
+        assert_eq!(plural("day").as_deref(), Some("days"));
+        assert_eq!(plural("xl"), None);
+        assert_eq!(plural("#1"), None);
+        assert_eq!(plural("jeans"), None);
     }
 }

@@ -227,6 +227,46 @@ const SUPERLATIVES: &[Group] = &[
     ),
     ("award winning", &["award-winning", "prize-winning"]),
     ("most popular", &["most loved", "most-loved"]),
+    (
+        "the best",
+        &[
+            "best product",
+            "best quality",
+            "the finest",
+            "best of all",
+            "of all time",
+            "most innovative",
+        ],
+    ),
+    (
+        "highest quality",
+        &[
+            "highest-quality",
+            "top quality",
+            "top-quality",
+            "finest quality",
+        ],
+    ),
+    (
+        "unmatched",
+        &[
+            "unrivalled",
+            "unrivaled",
+            "second to none",
+            "like no other",
+            "nothing else can match",
+        ],
+    ),
+    (
+        "newest",
+        &[
+            "latest edition",
+            "new addition",
+            "new arrival",
+            "brand new",
+            "just launched",
+        ],
+    ),
     ("world first", &["world's first", "first ever"]),
     (
         "world best",
@@ -729,25 +769,54 @@ pub(crate) fn currency(norm: &str) -> Option<&'static str> {
     })
 }
 
+/// Number words and their values.
+pub(crate) const NUMBER_WORDS: &[(&str, f64)] = &[
+    ("one", 1.0),
+    ("two", 2.0),
+    ("pair", 2.0),
+    ("three", 3.0),
+    ("four", 4.0),
+    ("five", 5.0),
+    ("six", 6.0),
+    ("seven", 7.0),
+    ("eight", 8.0),
+    ("nine", 9.0),
+    ("ten", 10.0),
+    ("eleven", 11.0),
+    ("twelve", 12.0),
+    ("dozen", 12.0),
+    ("twenty", 20.0),
+    ("thirty", 30.0),
+    ("fifty", 50.0),
+    ("hundred", 100.0),
+];
+
 /// Number words, counted only before a unit or a plural noun ("two pockets", "5 years").
 pub(crate) fn number_word(norm: &str) -> Option<f64> {
-    Some(match norm {
-        "one" => 1.0,
-        "two" | "pair" => 2.0,
-        "three" => 3.0,
-        "four" => 4.0,
-        "five" => 5.0,
-        "six" => 6.0,
-        "seven" => 7.0,
-        "eight" => 8.0,
-        "nine" => 9.0,
-        "ten" => 10.0,
-        "eleven" => 11.0,
-        "twelve" | "dozen" => 12.0,
-        "twenty" => 20.0,
-        "thirty" => 30.0,
-        "fifty" => 50.0,
-        "hundred" => 100.0,
-        _ => return None,
-    })
+    NUMBER_WORDS
+        .iter()
+        .find(|(word, _)| *word == norm)
+        .map(|&(_, value)| value)
 }
+
+/// Currency spellings as a model writes them, with their ISO codes.
+pub(crate) const CURRENCY_SPELLINGS: &[(&str, &str)] = &[
+    ("$", "USD"),
+    ("usd", "USD"),
+    ("dollar", "USD"),
+    ("dollars", "USD"),
+    ("€", "EUR"),
+    ("eur", "EUR"),
+    ("euro", "EUR"),
+    ("euros", "EUR"),
+    ("£", "GBP"),
+    ("gbp", "GBP"),
+    ("₹", "INR"),
+    ("inr", "INR"),
+    ("rs", "INR"),
+    ("rupee", "INR"),
+    ("rupees", "INR"),
+    ("¥", "JPY"),
+    ("jpy", "JPY"),
+    ("yen", "JPY"),
+];

@@ -7,11 +7,13 @@ mod ads;
 mod borrowed;
 mod channel;
 mod claim;
+mod complete;
 mod error;
 mod facts;
 mod grounding;
 mod lexicon;
 mod metrics;
+mod names;
 mod prompt;
 mod token;
 mod verify;
@@ -27,10 +29,12 @@ pub use channel::{
     sms_with_opt_out,
 };
 pub use claim::{Claim, ClaimKind, Detail, Extractor};
+pub use complete::{closing_sentence, key_facts};
 pub use error::{Error, Result};
 pub use facts::{Facts, Grounding};
 pub use grounding::steering;
 pub use metrics::{Coverage, coverage, distinct_n, repeated_ngram, rouge_l};
+pub use names::Names;
 pub use prompt::{
     DEFAULT_EXAMPLES, DESCRIPTION_PROMPT_VERSION, DescriptionOptions, EXAMPLE_CHARS, Example,
     ExampleIndex, Length, MAX_AUDIENCE_CHARS, MAX_VARIANTS, Tone, description_lead,

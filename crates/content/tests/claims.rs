@@ -131,6 +131,9 @@ const CASES: &[Case] = &[
     // Superlatives.
     ("jeans", "Our best-selling jeans.", ClaimKind::Superlative, false),
     ("jeans", "The #1 choice of stylists.", ClaimKind::Superlative, false),
+    ("jeans", "The best product in its market.", ClaimKind::Superlative, false),
+    ("jeans", "Jeans of the highest quality, unrivalled.", ClaimKind::Superlative, false),
+    ("jeans", "A new arrival this season.", ClaimKind::Superlative, false),
     ("bag", "An award-winning design.", ClaimKind::Superlative, false),
     // Guarantees.
     ("bag", "Backed by a warranty.", ClaimKind::Guarantee, true),

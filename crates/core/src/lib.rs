@@ -22,15 +22,15 @@ pub use job::{ItemOutcome, ItemStatus, Job, JobItem, JobNew, JobStatus, ProductS
 pub use key::{ApiKey, KEY_PREFIX, Role};
 pub use money::{Price, currency_exponent, format_minor, parse_price};
 pub use product::{MAX_FIELD_BYTES, Product, ProductDraft, ProductInput};
-pub use steer::SteeringCheck;
+pub use steer::{RepeatGuard, SteeringCheck};
 pub use store::{
     EventBatchOutcome, EventQuery, ImportTx, Page, ProductBatchOutcome, ProductQuery, Store,
     StoreStats, UpsertOutcome,
 };
 pub use text::{
     ChatMessage, ChatRole, FinishReason, GenerateError, Generation, GenerationEvent,
-    GenerationRequest, GeneratorHealth, GeneratorInfo, Prompt, ResponseFormat, Sampling, Steering,
-    TextGenerator, TokenSink, Usage, generate,
+    GenerationRequest, GeneratorHealth, GeneratorInfo, Prompt, RepeatLimit, ResponseFormat,
+    Sampling, Steering, TextGenerator, TokenSink, Usage, generate,
 };
 
 /// Milliseconds since the Unix epoch, UTC: the one time representation in the domain.

@@ -2,9 +2,9 @@
 //! part of steering that does not depend on any model, so every generator that can filter
 //! candidate tokens applies the same rule.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
-use crate::text::Steering;
+use crate::text::{RepeatLimit, Steering};
 
 /// A [`Steering`] prepared for checking many candidates.
 #[derive(Debug, Clone)]
@@ -16,6 +16,8 @@ pub struct SteeringCheck {
     longest: usize,
     /// Allowed numbers without separators.
     numbers: Option<Vec<String>>,
+    /// Words allowed right after a number, lower case.
+    after_numbers: Option<Vec<String>>,
 }
 
 impl SteeringCheck {
@@ -42,6 +44,13 @@ impl SteeringCheck {
                     .filter(|s| !s.is_empty())
                     .collect()
             }),
+            after_numbers: steering.after_numbers.as_ref().map(|words| {
+                words
+                    .iter()
+                    .map(|w| w.trim().to_lowercase())
+                    .filter(|w| !w.is_empty())
+                    .collect()
+            }),
         }
     }
 
@@ -63,7 +72,63 @@ impl SteeringCheck {
         // Where the new piece starts in the lower-cased text.
         let new_from = text.len();
         text.extend(piece.chars().flat_map(char::to_lowercase));
-        self.avoided(&text, new_from) || self.bad_number(&text, new_from)
+        self.avoided(&text, new_from)
+            || self.bad_number(&text, new_from)
+            || self.bad_follower(&text, new_from)
+    }
+
+    /// Whether a word right after a number, touched by the new part, is not (and cannot
+    /// become) one of the allowed followers.
+    fn bad_follower(&self, text: &str, new_from: usize) -> bool {
+        let Some(allowed) = &self.after_numbers else {
+            return false;
+        };
+        if !text.bytes().any(|b| b.is_ascii_digit()) {
+            return false;
+        }
+        let chars: Vec<(usize, char)> = text.char_indices().collect();
+        let mut k = 0;
+        while k < chars.len() {
+            if !chars[k].1.is_ascii_digit() {
+                k += 1;
+                continue;
+            }
+            // The number, with inner separators ("1,299", "4.5").
+            while k < chars.len()
+                && (chars[k].1.is_ascii_digit()
+                    || (matches!(chars[k].1, ',' | '.')
+                        && chars.get(k + 1).is_some_and(|c| c.1.is_ascii_digit())))
+            {
+                k += 1;
+            }
+            let mut w = k;
+            while w < chars.len() && matches!(chars[w].1, ' ' | '\t' | '-') {
+                w += 1;
+            }
+            let start = w;
+            while w < chars.len() && chars[w].1.is_alphabetic() {
+                w += 1;
+            }
+            if w == start {
+                continue;
+            }
+            let byte = |i: usize| chars.get(i).map_or(text.len(), |c| c.0);
+            let (from, to) = (byte(start), byte(w));
+            if to < new_from {
+                continue;
+            }
+            let word = &text[from..to];
+            let fits = if to == text.len() {
+                allowed.iter().any(|a| a.starts_with(word))
+            } else {
+                allowed.iter().any(|a| a == word)
+            };
+            if !fits {
+                return true;
+            }
+            k = w;
+        }
+        false
     }
 
     /// Whether an avoided phrase starts at a word start and ends, at a possible word end,
@@ -82,19 +147,32 @@ impl SteeringCheck {
                 continue;
             }
             let rest = &text[i..];
-            let Some(phrases) = self.avoid.get(first_word(rest)) else {
-                continue;
-            };
-            for p in phrases {
-                let end = i + p.len();
-                if end > new_from
-                    && rest.starts_with(p.as_str())
-                    && !text[end..]
-                        .chars()
-                        .next()
-                        .is_some_and(char::is_alphanumeric)
-                {
-                    return true;
+            let word = first_word(rest);
+            // A symbol avoided on its own ("$") is found before digits too ("$1079").
+            let symbol = rest
+                .chars()
+                .next()
+                .filter(|c| !c.is_alphanumeric())
+                .map(|c| &rest[..c.len_utf8()])
+                .filter(|s| *s != word);
+            for phrases in [Some(word), symbol]
+                .into_iter()
+                .flatten()
+                .filter_map(|key| self.avoid.get(key))
+            {
+                for p in phrases {
+                    let end = i + p.len();
+                    let symbols_only = !p.chars().any(char::is_alphanumeric);
+                    if end > new_from
+                        && rest.starts_with(p.as_str())
+                        && (symbols_only
+                            || !text[end..]
+                                .chars()
+                                .next()
+                                .is_some_and(char::is_alphanumeric))
+                    {
+                        return true;
+                    }
                 }
             }
         }
@@ -158,6 +236,167 @@ impl SteeringCheck {
     }
 }
 
+/// The word n-grams of a text being written, for [`RepeatLimit`]: whether the next piece would
+/// write a word that makes an n-gram occur a forbidden time. The word is refused as soon as it
+/// starts: after the n-gram's first n - 1 words, no word may begin that could become its last
+/// one. (Refusing only the word's end, measured with the bundled 135M model, made it glue words
+/// together, "wherea world", to get past.) Words are runs of letters and digits, lower-cased,
+/// as the repetition measure counts them; a word is ended by any other character, or by the
+/// end of the text.
+#[derive(Debug, Clone)]
+pub struct RepeatGuard {
+    limit: RepeatLimit,
+    /// The last `n - 1` ended words.
+    recent: VecDeque<String>,
+    /// The word being written.
+    partial: String,
+    /// Occurrences of each n-gram so far, its words joined by a space.
+    counts: HashMap<String, usize>,
+    /// The last words seen after each run of `n - 1` words, with their counts.
+    next: HashMap<String, Vec<(String, usize)>>,
+}
+
+impl RepeatGuard {
+    /// A guard for `limit` over a text that begins with `written` (a prefill counts).
+    pub fn new(limit: RepeatLimit, written: &str) -> Self {
+        let mut guard = Self {
+            limit: RepeatLimit {
+                n: limit.n.max(1),
+                times: limit.times.max(2),
+            },
+            recent: VecDeque::new(),
+            partial: String::new(),
+            counts: HashMap::new(),
+            next: HashMap::new(),
+        };
+        guard.push(written, false);
+        guard
+    }
+
+    /// Whether writing `piece` next (and then ending the text, if `end`) would start or end a
+    /// word that makes an n-gram occur `times` times.
+    pub fn forbids(&self, piece: &str, end: bool) -> bool {
+        let n = self.limit.n;
+        let mut recent = self.recent.clone();
+        let mut partial = self.partial.clone();
+        // N-grams ended within this piece.
+        let mut ended: Vec<String> = Vec::new();
+        let count = |gram: &str, ended: &[String]| {
+            self.counts.get(gram).copied().unwrap_or(0)
+                + ended.iter().filter(|g| g.as_str() == gram).count()
+        };
+        for c in piece.chars() {
+            if c.is_alphanumeric() {
+                partial.extend(c.to_lowercase());
+            } else if let Some(Some(gram)) = end_word(&mut recent, &mut partial, n) {
+                if count(&gram, &ended) + 1 >= self.limit.times {
+                    return true;
+                }
+                ended.push(gram);
+            }
+        }
+        if end {
+            if let Some(Some(gram)) = end_word(&mut recent, &mut partial, n) {
+                return count(&gram, &ended) + 1 >= self.limit.times;
+            }
+            return false;
+        }
+        // A word left unfinished may not be on its way to a barred one.
+        !partial.is_empty()
+            && self
+                .barred(&recent)
+                .iter()
+                .any(|w| w.starts_with(partial.as_str()))
+    }
+
+    /// The words that would complete an n-gram's last allowed occurrence after `recent`.
+    fn barred(&self, recent: &VecDeque<String>) -> Vec<&str> {
+        if recent.len() + 1 < self.limit.n {
+            return Vec::new();
+        }
+        let key = join(recent);
+        self.next.get(&key).map_or_else(Vec::new, |words| {
+            words
+                .iter()
+                .filter(|(_, c)| c + 1 >= self.limit.times)
+                .map(|(w, _)| w.as_str())
+                .collect()
+        })
+    }
+
+    /// Records `piece` as written (and the end of the text, if `end`).
+    pub fn push(&mut self, piece: &str, end: bool) {
+        let n = self.limit.n;
+        let mut record = |recent: &VecDeque<String>, word: &str| {
+            if recent.len() + 1 < n {
+                return;
+            }
+            let key = join(recent);
+            let gram = if key.is_empty() {
+                word.to_owned()
+            } else {
+                format!("{key} {word}")
+            };
+            *self.counts.entry(gram).or_default() += 1;
+            let words = self.next.entry(key).or_default();
+            match words.iter_mut().find(|(w, _)| w == word) {
+                Some((_, c)) => *c += 1,
+                None => words.push((word.to_owned(), 1)),
+            }
+        };
+        for c in piece.chars().chain(end.then_some(' ')) {
+            if c.is_alphanumeric() {
+                self.partial.extend(c.to_lowercase());
+            } else if !self.partial.is_empty() {
+                record(&self.recent, &self.partial);
+                let word = std::mem::take(&mut self.partial);
+                self.recent.push_back(word);
+                while self.recent.len() > n - 1 {
+                    self.recent.pop_front();
+                }
+            }
+        }
+    }
+}
+
+/// Words joined by a space.
+fn join(words: &VecDeque<String>) -> String {
+    let mut key = String::new();
+    for (i, w) in words.iter().enumerate() {
+        if i > 0 {
+            key.push(' ');
+        }
+        key.push_str(w);
+    }
+    key
+}
+
+/// Ends the word being written, if there is one: `Some(the n-gram it completes, if n words
+/// are there)`, and moves it into `recent`.
+fn end_word(
+    recent: &mut VecDeque<String>,
+    partial: &mut String,
+    n: usize,
+) -> Option<Option<String>> {
+    if partial.is_empty() {
+        return None;
+    }
+    let word = std::mem::take(partial);
+    let gram = (recent.len() + 1 >= n).then(|| {
+        let key = join(recent);
+        if key.is_empty() {
+            word.clone()
+        } else {
+            format!("{key} {word}")
+        }
+    });
+    recent.push_back(word);
+    while recent.len() > n - 1 {
+        recent.pop_front();
+    }
+    Some(gram)
+}
+
 /// The first word of `text`: its letters and digits up to the first other character, or that
 /// character and the letters and digits after it when `text` starts with one ("#1").
 fn first_word(text: &str) -> &str {
@@ -179,6 +418,8 @@ mod tests {
         SteeringCheck::new(&Steering {
             avoid: avoid.iter().map(|s| s.to_string()).collect(),
             numbers: numbers.map(|n| n.iter().map(|s| s.to_string()).collect()),
+            after_numbers: None,
+            repeats: None,
         })
     }
 
@@ -200,6 +441,11 @@ mod tests {
         let hash = check(&["#1"], None);
         assert!(hash.forbids("Our ", "#1"));
         assert!(!hash.forbids("Our ", "#12"));
+        let dollar = check(&["$"], None);
+        assert!(dollar.forbids("Only ", "$"));
+        assert!(dollar.forbids("Only ", "$1079"));
+        assert!(dollar.forbids("Only", " $1"));
+        assert!(!dollar.forbids("Only ", "1079"));
     }
 
     #[test]
@@ -232,5 +478,65 @@ mod tests {
         );
         assert!(!c.forbids("Only 899", "."));
         assert!(!c.forbids("Only 3.", "2"));
+    }
+
+    #[test]
+    fn the_word_that_would_complete_a_third_occurrence_may_not_start() {
+        let limit = RepeatLimit { n: 4, times: 3 };
+        let mut g = RepeatGuard::new(limit, "It is a luxury item.");
+        g.push(" It is a luxury item", false);
+        // "It is a" twice before: "luxury" may not start a third time.
+        assert!(!g.forbids(". It is a", false));
+        g.push(". It is a", false);
+        assert!(g.forbids(" l", false));
+        assert!(g.forbids(" Lux", false));
+        assert!(!g.forbids(" lovely", false), "another word");
+        assert!(!g.forbids(" bag", false));
+        g.push(" lovely", false);
+        assert!(!g.forbids(" item", false), "it is a lovely item");
+        // A word ended at the end of the text counts.
+        let mut h = RepeatGuard::new(RepeatLimit { n: 2, times: 2 }, "red shoe");
+        h.push(" and red", false);
+        assert!(h.forbids(" sh", false));
+        assert!(!h.forbids("", true), "\"and red\" is new");
+    }
+
+    #[test]
+    fn only_allowed_words_follow_a_number() {
+        let c = SteeringCheck::new(&Steering {
+            after_numbers: Some(vec!["inr".into(), "pockets".into(), "and".into()]),
+            ..Steering::default()
+        });
+        assert!(!c.forbids("Only 1,299", " INR"));
+        assert!(!c.forbids("Only 1,299", " I"), "may become INR");
+        assert!(c.forbids("Only 1,299", " kg"));
+        assert!(c.forbids("Only 1349", "kg"), "glued letters count");
+        assert!(c.forbids("It comes in 159", "s"));
+        assert!(c.forbids("A 2", "-inch"));
+        assert!(c.forbids("It has 2 pock", "et "));
+        assert!(!c.forbids("It has 2 pock", "ets "));
+        assert!(
+            !c.forbids("It has 2", ", and"),
+            "punctuation ends the number"
+        );
+        assert!(!c.forbids("Price: 94", "\nBrand"), "a new line ends it too");
+        assert!(
+            !c.forbids("Price 1299 INR", " in navy"),
+            "only the word right after"
+        );
+        assert!(
+            !check(&[], None).forbids("Only 1349", " kg"),
+            "no list, no check"
+        );
+    }
+
+    #[test]
+    fn repeats_within_one_piece_count_and_case_is_ignored() {
+        let g = RepeatGuard::new(RepeatLimit { n: 2, times: 2 }, "Blue denim");
+        assert!(g.forbids(" and BLUE DENIM ", false));
+        assert!(!g.forbids(" and blue jeans ", false));
+        let one = RepeatGuard::new(RepeatLimit { n: 2, times: 3 }, "");
+        assert!(one.forbids("red hat red hat red hat ", false));
+        assert!(!one.forbids("red hat red hat ", false));
     }
 }

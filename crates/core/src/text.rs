@@ -98,6 +98,8 @@ pub struct Sampling {
     /// Seed for the random choice; the same seed and settings give the same text. `None` picks
     /// one at random.
     pub seed: Option<u64>,
+    /// The text may not end before this many tokens (vLLM's `min_tokens`); 0 disables.
+    pub min_tokens: u32,
 }
 
 impl Default for Sampling {
@@ -111,6 +113,7 @@ impl Default for Sampling {
             frequency_penalty: 0.0,
             presence_penalty: 0.0,
             seed: None,
+            min_tokens: 0,
         }
     }
 }
@@ -179,12 +182,32 @@ pub struct Steering {
     /// If set, every number written must be one of these, digits as they would be written
     /// ("899", "3.2"); thousands separators are ignored.
     pub numbers: Option<Vec<String>>,
+    /// If set, a word written right after a number (with spaces or nothing between, on the
+    /// same line) must be one of these, lower case: "899 INR" and "2 pockets" may stand when
+    /// the record says so, "1349 kg" and "159s" may not.
+    pub after_numbers: Option<Vec<String>>,
+    /// If set, no word n-gram may occur this often: the word that would complete its last
+    /// allowed occurrence is never ended there (n-gram blocking against loops).
+    pub repeats: Option<RepeatLimit>,
+}
+
+/// A limit on repeated word n-grams: no run of `n` words (letters and digits, case ignored)
+/// occurs `times` times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RepeatLimit {
+    /// Words per n-gram (at least 1).
+    pub n: usize,
+    /// The count never reached (at least 2).
+    pub times: usize,
 }
 
 impl Steering {
     /// Whether it constrains anything.
     pub fn is_empty(&self) -> bool {
-        self.avoid.is_empty() && self.numbers.is_none()
+        self.avoid.is_empty()
+            && self.numbers.is_none()
+            && self.after_numbers.is_none()
+            && self.repeats.is_none()
     }
 }
 

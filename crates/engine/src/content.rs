@@ -184,6 +184,7 @@ impl Engine {
                         "found": d.report.found(),
                         "supported": d.report.supported(),
                         "removed": d.removed,
+                        "closing_sentence_states": d.completed,
                         "raw": d.raw,
                         "raw_unsupported": d.raw_report.unsupported().map(describe_claim).collect::<Vec<_>>(),
                     }),

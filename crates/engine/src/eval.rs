@@ -16,8 +16,8 @@ use rand::seq::SliceRandom;
 use serde_json::{Value, json};
 use vitrine_content::{
     Borrowed, DESCRIPTION_PROMPT_VERSION, DescriptionOptions, EXAMPLE_CHARS, Example, ExampleIndex,
-    Extractor, Facts, Grounding, Verifier, coverage, distinct_n, fact_sheet, repeated_ngram,
-    rouge_l,
+    Extractor, Facts, Grounding, Names, Verifier, coverage, distinct_n, fact_sheet, key_facts,
+    repeated_ngram, rouge_l,
 };
 use vitrine_core::{
     ChatMessage, ChatRole, GenerationRequest, Product, Sampling, TextGenerator, generate,
@@ -67,6 +67,12 @@ struct Scores {
     empty: usize,
     /// Texts with a detail found in an example's description and not in the record.
     borrowing: usize,
+    /// Texts that name something (a shop, a place, a web address) the record does not.
+    naming: usize,
+    /// Unsupported claims by kind.
+    unsupported_kinds: std::collections::BTreeMap<&'static str, usize>,
+    /// Unsupported claims by kind and words, lower-cased.
+    unsupported_words: std::collections::BTreeMap<String, usize>,
 }
 
 impl Scores {
@@ -75,6 +81,7 @@ impl Scores {
         text: &str,
         verifier: &Verifier<'_>,
         borrowed: &Borrowed,
+        names: &Names,
         human: &str,
         attrs: &[(String, String)],
     ) {
@@ -82,6 +89,18 @@ impl Scores {
         self.texts += 1;
         self.claims += report.found();
         let unsupported = report.found() - report.supported();
+        for claim in report.unsupported() {
+            *self
+                .unsupported_kinds
+                .entry(claim.claim.kind.as_str())
+                .or_default() += 1;
+            let words = format!(
+                "{}: {}",
+                claim.claim.kind.as_str(),
+                claim.claim.text.to_lowercase()
+            );
+            *self.unsupported_words.entry(words).or_default() += 1;
+        }
         self.unsupported_claims += unsupported;
         self.with_unsupported += usize::from(unsupported > 0);
         self.repetitive += usize::from(repeated_ngram(text, 4, 3).is_some());
@@ -96,6 +115,7 @@ impl Scores {
         self.words += text.split_whitespace().count() as f64;
         self.empty += usize::from(text.trim().is_empty());
         self.borrowing += usize::from(!borrowed.remove(text).removed.is_empty());
+        self.naming += usize::from(!names.remove(text).removed.is_empty());
     }
 
     fn merge(&mut self, o: &Scores) {
@@ -114,6 +134,23 @@ impl Scores {
         self.words += o.words;
         self.empty += o.empty;
         self.borrowing += o.borrowing;
+        self.naming += o.naming;
+        for (kind, n) in &o.unsupported_kinds {
+            *self.unsupported_kinds.entry(kind).or_default() += n;
+        }
+        for (words, n) in &o.unsupported_words {
+            *self.unsupported_words.entry(words.clone()).or_default() += n;
+        }
+    }
+
+    /// The `k` most frequent unsupported claims, as ["kind: words", count].
+    fn most_frequent_unsupported(&self, k: usize) -> Vec<Value> {
+        let mut top: Vec<(&String, &usize)> = self.unsupported_words.iter().collect();
+        top.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+        top.into_iter()
+            .take(k)
+            .map(|(w, n)| json!([w, n]))
+            .collect()
     }
 
     fn json(&self) -> Value {
@@ -135,6 +172,9 @@ impl Scores {
             "mean_words": self.words / n,
             "empty_texts": self.empty,
             "texts_with_borrowed_details": self.borrowing,
+            "texts_with_invented_names": self.naming,
+            "unsupported_by_kind": self.unsupported_kinds,
+            "most_frequent_unsupported": self.most_frequent_unsupported(20),
         })
     }
 }
@@ -149,6 +189,9 @@ struct ItemResult {
     plain_time: Duration,
     grounded_time: Duration,
     attempts: u32,
+    /// Variants closed with a sentence of key facts, and which facts.
+    completed: usize,
+    completed_facts: std::collections::BTreeMap<String, usize>,
     failed: Option<String>,
     sample: Option<Value>,
 }
@@ -222,6 +265,8 @@ pub fn eval_copy(
         (Scores::default(), Scores::default(), Scores::default());
     let mut distinct = Vec::new();
     let (mut plain_s, mut grounded_s, mut attempts) = (0.0, 0.0, 0);
+    let mut completed = 0;
+    let mut completed_facts = std::collections::BTreeMap::<String, usize>::new();
     let mut failures = Vec::new();
     let mut samples = Vec::new();
     for r in &results {
@@ -236,6 +281,10 @@ pub fn eval_copy(
         plain_s += r.plain_time.as_secs_f64();
         grounded_s += r.grounded_time.as_secs_f64();
         attempts += r.attempts;
+        completed += r.completed;
+        for (name, n) in &r.completed_facts {
+            *completed_facts.entry(name.clone()).or_default() += n;
+        }
         if let Some(s) = &r.sample
             && samples.len() < 5
         {
@@ -259,6 +308,11 @@ pub fn eval_copy(
         "plain_prompt": plain.json(),
         "grounded_before_verification": raw.json(),
         "grounded_verified": verified.json(),
+        "closing_sentence": {
+            "texts": completed,
+            "facts_stated": completed_facts,
+            "note": "verified texts that left out a key fact close with one sentence stating it from the record",
+        },
         "distinct_2_across_variants": (!distinct.is_empty())
             .then(|| distinct.iter().sum::<f64>() / distinct.len() as f64),
         "seconds_per_item": {
@@ -324,6 +378,7 @@ fn evaluate_one(
         .filter_map(|p| Example::from_product(p, EXAMPLE_CHARS))
         .collect();
     let borrowed = Borrowed::new(&facts, examples.iter().map(|e| e.description.as_str()));
+    let names = Names::new(&facts);
 
     // 1. The plain prompt, as a merchant would write it.
     let started = Instant::now();
@@ -349,7 +404,7 @@ fn evaluate_one(
     };
     out.plain_time = started.elapsed();
     out.plain
-        .add(&plain_text, &verifier, &borrowed, &human, &attrs);
+        .add(&plain_text, &verifier, &borrowed, &names, &human, &attrs);
 
     // 2. Grounded: steered, verified, with examples from similar products.
     let options = DescriptionOptions {
@@ -371,11 +426,17 @@ fn evaluate_one(
     for variant in variants {
         match variant {
             Ok(d) => {
+                // Before verification: the first generation, from the title, untouched by
+                // any check (later attempts continue text that passed them).
                 out.grounded_raw
-                    .add(&d.raw, &verifier, &borrowed, &human, &attrs);
+                    .add(&d.raw, &verifier, &borrowed, &names, &human, &attrs);
                 out.verified
-                    .add(&d.text, &verifier, &borrowed, &human, &attrs);
+                    .add(&d.text, &verifier, &borrowed, &names, &human, &attrs);
                 out.attempts += d.attempts;
+                out.completed += usize::from(!d.completed.is_empty());
+                for name in &d.completed {
+                    *out.completed_facts.entry(name.clone()).or_default() += 1;
+                }
                 if out.sample.is_none() && k < 5 {
                     out.sample = Some(json!({
                         "product": product.id,
@@ -400,6 +461,21 @@ fn evaluate_one(
         out.distinct_2 = Some(distinct_n(&finals, 2));
     }
     out
+}
+
+/// The share of `product`'s key facts (brand, audience, colour, price) that `text` mentions;
+/// `None` for a record that cannot ground copy.
+pub fn key_fact_coverage(product: &Product, text: &str) -> Option<f64> {
+    let facts = Facts::from_product(product, Grounding::AttributesOnly).ok()?;
+    let key: Vec<(String, String)> = key_facts(&facts)
+        .into_iter()
+        .map(|(name, value)| match name.as_str() {
+            // Coverage finds a price by its number, without the currency.
+            "price" => (name, value.split(' ').next().unwrap_or("").to_owned()),
+            _ => (name, value),
+        })
+        .collect();
+    Some(coverage(text, &key).ratio())
 }
 
 fn text_attr(product: &Product, key: &str) -> Option<String> {

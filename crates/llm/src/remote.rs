@@ -338,6 +338,9 @@ struct Body<'a> {
     seed: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     max_tokens: Option<u32>,
+    /// vLLM's extension; sent only when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    min_tokens: Option<u32>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     stop: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -534,6 +537,7 @@ impl Shared {
             presence_penalty: sampling.presence_penalty,
             seed: sampling.seed,
             max_tokens: request.max_tokens,
+            min_tokens: (sampling.min_tokens > 0).then_some(sampling.min_tokens),
             stop: &request.stop,
             response_format,
             cache_prompt: request.cache_prompt,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use vitrine_core::{
     ChatMessage, ChatRole, FinishReason, GenerateError, GenerationEvent, GenerationRequest,
-    GeneratorHealth, Prompt, ResponseFormat, TextGenerator, generate,
+    GeneratorHealth, Prompt, RepeatLimit, ResponseFormat, TextGenerator, generate,
 };
 use vitrine_llm::{DEFAULT_MODEL, LocalConfig, LocalGenerator, ModelDir};
 
@@ -485,6 +485,82 @@ fn steering_allows_only_the_given_numbers() {
             numbers.iter().all(|n| allowed.contains(n)),
             "seed {seed}: {numbers:?} in {:?}",
             answer.text
+        );
+    }
+}
+
+#[test]
+fn the_text_does_not_end_before_min_tokens() {
+    let Some(model) = shared() else { return };
+    let free = generate(model.as_ref(), seeded("Say hi.", 1, 64)).expect("generates");
+    assert!(free.usage.completion_tokens < 30, "{:?}", free.text);
+    assert_eq!(free.finish_reason, FinishReason::Stop);
+    let mut request = seeded("Say hi.", 1, 64);
+    request.sampling.min_tokens = 30;
+    let longer = generate(model.as_ref(), request).expect("generates");
+    assert!(
+        longer.usage.completion_tokens >= 30,
+        "{} tokens: {:?}",
+        longer.usage.completion_tokens,
+        longer.text
+    );
+}
+
+/// Whether a word `n`-gram of `text` occurs `times` times.
+fn loops(text: &str, n: usize, times: usize) -> bool {
+    let words = words_of(text);
+    let mut counts = std::collections::HashMap::new();
+    words.windows(n).any(|gram| {
+        let c = counts.entry(gram.to_vec()).or_insert(0);
+        *c += 1;
+        *c >= times
+    })
+}
+
+#[test]
+fn a_repeat_limit_keeps_the_text_from_looping() {
+    let Some(model) = shared() else { return };
+    let limit = RepeatLimit { n: 4, times: 3 };
+    // A raw-text prompt that a small model continues by looping.
+    let prompt = "Our bestsellers: red leather shoes, red leather shoes, red leather shoes,";
+    for seed in 0..3 {
+        let mut request = GenerationRequest::text(prompt);
+        request.sampling.seed = Some(seed);
+        request.sampling.temperature = 0.2 * seed as f32;
+        request.sampling.repeat_penalty = 1.0;
+        request.max_tokens = Some(120);
+        let free = generate(model.as_ref(), request.clone()).expect("generates");
+        // Unsteered and greedy, the model does loop, so the test tests something.
+        if seed == 0 {
+            assert!(loops(&free.text, limit.n, limit.times), "{:?}", free.text);
+        }
+        request.steer.repeats = Some(limit);
+        let steered = generate(model.as_ref(), request).expect("generates");
+        assert!(
+            !loops(&steered.text, limit.n, limit.times),
+            "seed {seed}: {:?}",
+            steered.text
+        );
+    }
+}
+
+#[test]
+fn a_repeat_limit_counts_the_prefill() {
+    let Some(model) = shared() else { return };
+    let limit = RepeatLimit { n: 4, times: 3 };
+    let title = "Metro Women Gold-Toned Solid Mules";
+    for seed in 0..3 {
+        let mut request = seeded(&format!("Write \"{title}\" five times."), seed, 80);
+        request.sampling.repeat_penalty = 1.0;
+        request.sampling.min_tokens = 60;
+        request.prefill = Some(title.into());
+        request.steer.repeats = Some(limit);
+        let answer = generate(model.as_ref(), request).expect("generates");
+        let whole = format!("{title}{}", answer.text);
+        eprintln!("{whole:?}");
+        assert!(
+            !loops(&whole, limit.n, limit.times),
+            "seed {seed}: {whole:?}"
         );
     }
 }

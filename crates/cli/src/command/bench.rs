@@ -1,9 +1,11 @@
 //! `vitrine bench import`: generates a synthetic catalog and event stream, imports them in child
 //! processes (so each import's peak memory is its own), and writes rows/s and peak RSS as JSON.
 //! `vitrine bench llm` (in `llm.rs`) measures language model serving beside llama.cpp;
-//! `vitrine bench rec` (in `rec.rs`) recommendation serving.
+//! `vitrine bench rec` (in `rec.rs`) recommendation serving; `vitrine bench copy` (in `copy.rs`)
+//! the batch description job's throughput.
 
 mod child;
+mod copy;
 mod llm;
 mod load;
 mod rec;
@@ -50,6 +52,9 @@ pub(crate) enum Command {
     /// Recommendation serving: top-10 latency in the process and requests/s over HTTP under 64
     /// connections (wrk), on a real dataset's shoppers.
     Rec(rec::Args),
+    /// The batch description job's throughput with the bundled model, on a real catalog's
+    /// products.
+    Copy(copy::Args),
     /// Write the synthetic catalog and event files the import benchmark uses, and keep them.
     Generate {
         /// Products to write to DIR/products.jsonl.
@@ -74,6 +79,7 @@ pub(crate) fn run(_global: &Global, cmd: Command) -> Outcome {
         } => (products, events, out, workdir),
         Command::Llm(args) => return Ok(llm::run(args)?),
         Command::Rec(args) => return Ok(rec::run(args)?),
+        Command::Copy(args) => return Ok(copy::run(args)?),
         Command::Generate {
             products,
             events,

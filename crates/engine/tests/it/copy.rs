@@ -8,6 +8,7 @@ use vitrine_content::{
 };
 use vitrine_core::{Product, ProductDraft};
 use vitrine_engine::copy::{CopySettings, describe};
+use vitrine_engine::eval::key_fact_coverage;
 use vitrine_engine::models::{DEFAULT_MODEL, ModelDir};
 use vitrine_engine::text::{LocalConfig, LocalGenerator};
 
@@ -69,6 +70,16 @@ fn grounded_descriptions_hold_only_supported_claims() {
         assert!(v.report.is_clean(), "{:?}", v.report);
         assert!(verifier.check(&v.text).is_clean(), "{:?}", v.text);
         assert!(repeated_ngram(&v.text, 4, 3).is_none(), "{:?}", v.text);
+        // Steering blocks the loop as it is written, not only afterwards.
+        assert!(repeated_ngram(&v.raw, 4, 3).is_none(), "{:?}", v.raw);
         assert!((1..=3).contains(&v.attempts));
+        assert_eq!(v.all_raw.len(), v.attempts as usize);
+        // Brand, audience, colour and price: named by the model or by the closing sentence.
+        assert_eq!(
+            key_fact_coverage(&product, &v.text),
+            Some(1.0),
+            "{:?}",
+            v.text
+        );
     }
 }

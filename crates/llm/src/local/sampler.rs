@@ -9,7 +9,7 @@ use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 use llama_cpp_2::token::data::LlamaTokenData;
 use llama_cpp_2::token::data_array::LlamaTokenDataArray;
-use vitrine_core::{GenerateError, ResponseFormat, Sampling, Steering, SteeringCheck};
+use vitrine_core::{GenerateError, RepeatGuard, ResponseFormat, Sampling, Steering, SteeringCheck};
 
 /// How many recent tokens the repetition penalties look at (llama.cpp's default).
 const PENALTY_LAST_N: i32 = 64;
@@ -88,6 +88,7 @@ pub(crate) fn validate_steering(steering: &Steering) -> Result<(), GenerateError
     let lists = [
         ("steer.avoid", Some(&steering.avoid)),
         ("steer.numbers", steering.numbers.as_ref()),
+        ("steer.after_numbers", steering.after_numbers.as_ref()),
     ];
     for (field, list) in lists {
         let Some(list) = list else { continue };
@@ -137,6 +138,12 @@ pub(crate) fn validate_steering(steering: &Steering) -> Result<(), GenerateError
 pub(crate) struct TokenSampler {
     mode: Mode,
     eos: LlamaToken,
+    /// Which tokens end the text, when the request sets a minimum length.
+    ends: Option<Arc<Pieces>>,
+    /// The minimum length in tokens.
+    min: u32,
+    /// Tokens chosen so far.
+    generated: u32,
 }
 
 enum Mode {
@@ -147,7 +154,8 @@ enum Mode {
         pre: LlamaSampler,
         post: LlamaSampler,
         grammar: Option<LlamaSampler>,
-        steer: Option<Steer>,
+        /// Boxed: the steering state is large next to the other variant.
+        steer: Option<Box<Steer>>,
     },
 }
 
@@ -177,6 +185,11 @@ impl Pieces {
         Self { text, end }
     }
 
+    /// Whether `token` ends generation.
+    fn ends(&self, token: LlamaToken) -> bool {
+        self.get(token).is_some_and(|(_, end)| end)
+    }
+
     fn get(&self, token: LlamaToken) -> Option<(&str, bool)> {
         let i = usize::try_from(token.0).ok()?;
         Some((self.text.get(i)?, *self.end.get(i)?))
@@ -186,6 +199,8 @@ impl Pieces {
 /// Steering and the end of the text written so far, which it checks each candidate against.
 struct Steer {
     check: SteeringCheck,
+    /// N-gram blocking, when the request limits repeats.
+    repeats: Option<RepeatGuard>,
     pieces: Arc<Pieces>,
     tail: String,
     /// `tail` lower-cased, once per token rather than once per candidate.
@@ -201,15 +216,28 @@ impl Steer {
     fn allows(&self, token: LlamaToken) -> bool {
         match self.pieces.get(token) {
             // Ending the text ends a number too: "89" may not stay a prefix of "899".
-            Some((_, true)) => !self.check.forbids_after_lower(&self.tail_lower, "\n"),
-            Some((piece, false)) => !self.check.forbids_after_lower(&self.tail_lower, piece),
+            Some((_, true)) => {
+                !self.check.forbids_after_lower(&self.tail_lower, "\n")
+                    && self.repeats.as_ref().is_none_or(|r| !r.forbids("", true))
+            }
+            Some((piece, false)) => {
+                !self.check.forbids_after_lower(&self.tail_lower, piece)
+                    && self
+                        .repeats
+                        .as_ref()
+                        .is_none_or(|r| !r.forbids(piece, false))
+            }
             None => false,
         }
     }
 
     fn accept(&mut self, token: LlamaToken) {
-        if let Some((piece, _)) = self.pieces.get(token) {
+        if let Some((piece, end)) = self.pieces.get(token) {
             self.tail.push_str(piece);
+            if let Some(r) = self.repeats.as_mut() {
+                // An end token's piece is markup, not words.
+                r.push(if end { "" } else { piece }, end);
+            }
         }
         if self.tail.len() > STEER_TAIL_BYTES {
             let mut cut = self.tail.len() - STEER_TAIL_BYTES;
@@ -247,8 +275,11 @@ impl TokenSampler {
                 steer,
             } => (pre, post, grammar, steer),
         };
+        // Ending is not allowed before the request's minimum length.
+        let early = self.ends.as_deref().filter(|_| self.generated < self.min);
         let allowed = |token: LlamaToken, grammar: &mut Option<LlamaSampler>| {
-            grammar.as_mut().is_none_or(|g| allows(g, token))
+            early.is_none_or(|p| !p.ends(token))
+                && grammar.as_mut().is_none_or(|g| allows(g, token))
                 && steer.as_ref().is_none_or(|s| s.allows(token))
         };
         let mut candidates = ctx.token_data_array_ith(row);
@@ -262,9 +293,10 @@ impl TokenSampler {
                     candidates.apply_sampler(g);
                     candidates.data.retain(|d| d.logit().is_finite());
                 }
-                candidates
-                    .data
-                    .retain(|d| steer.as_ref().is_none_or(|s| s.allows(d.id())));
+                candidates.data.retain(|d| {
+                    early.is_none_or(|p| !p.ends(d.id()))
+                        && steer.as_ref().is_none_or(|s| s.allows(d.id()))
+                });
                 if candidates.data.is_empty() {
                     candidates = ctx.token_data_array_ith(row);
                     if let Some(g) = grammar.as_mut() {
@@ -276,7 +308,9 @@ impl TokenSampler {
                         .sort_unstable_by(|a, b| b.logit().total_cmp(&a.logit()));
                     let mut kept = Vec::with_capacity(LAST_RESORT_CANDIDATES);
                     for d in &candidates.data {
-                        if steer.as_ref().is_none_or(|s| s.allows(d.id())) {
+                        if early.is_none_or(|p| !p.ends(d.id()))
+                            && steer.as_ref().is_none_or(|s| s.allows(d.id()))
+                        {
                             kept.push(*d);
                             if kept.len() == LAST_RESORT_CANDIDATES {
                                 break;
@@ -315,6 +349,7 @@ impl TokenSampler {
         }
         pre.accept(token);
         post.accept(token);
+        self.generated += 1;
         token
     }
 }
@@ -378,21 +413,29 @@ pub(crate) fn build(
         post.push(LlamaSampler::temp(sampling.temperature));
         post.push(LlamaSampler::dist(seed));
     }
-    let steer = (!steering.is_empty()).then(|| {
-        // A prefill is text already written: what follows is checked against its end.
-        let mut cut = written.len().saturating_sub(STEER_TAIL_BYTES);
-        while !written.is_char_boundary(cut) {
-            cut += 1;
-        }
-        let tail = written[cut..].to_owned();
-        Steer {
-            check: SteeringCheck::new(steering),
-            pieces: pieces(),
-            tail_lower: tail.to_lowercase(),
-            tail,
-        }
-    });
-    let mode = if grammar.is_none() && steer.is_none() {
+    let pieces = (!steering.is_empty() || sampling.min_tokens > 0).then(pieces);
+    let steer = pieces
+        .as_ref()
+        .filter(|_| !steering.is_empty())
+        .map(|pieces| {
+            // A prefill is text already written: what follows is checked against its end.
+            let mut cut = written.len().saturating_sub(STEER_TAIL_BYTES);
+            while !written.is_char_boundary(cut) {
+                cut += 1;
+            }
+            let tail = written[cut..].to_owned();
+            Box::new(Steer {
+                check: SteeringCheck::new(steering),
+                repeats: steering
+                    .repeats
+                    .map(|limit| RepeatGuard::new(limit, written)),
+                pieces: pieces.clone(),
+                tail_lower: tail.to_lowercase(),
+                tail,
+            })
+        });
+    let min = sampling.min_tokens;
+    let mode = if grammar.is_none() && steer.is_none() && min == 0 {
         Mode::Free(LlamaSampler::chain_simple(pre.into_iter().chain(post)))
     } else {
         Mode::Constrained {
@@ -405,5 +448,8 @@ pub(crate) fn build(
     Ok(TokenSampler {
         mode,
         eos: model.vocab().eos(),
+        ends: pieces.filter(|_| min > 0),
+        min,
+        generated: 0,
     })
 }

@@ -93,6 +93,9 @@ pub(crate) struct Options {
     /// Keep only the k most likely tokens; 0 disables (llama.cpp extension). Default 40.
     #[schema(value_type = Option<u32>)]
     top_k: Option<Value>,
+    /// The answer may not end before this many tokens (vLLM's extension).
+    #[schema(value_type = Option<u32>)]
+    min_tokens: Option<Value>,
     /// Drop tokens less likely than this times the most likely one, 0 to 1 (llama.cpp
     /// extension). Default 0.05.
     #[schema(value_type = Option<f32>, minimum = 0, maximum = 1)]
@@ -244,6 +247,13 @@ impl Options {
             )?
             .unwrap_or(defaults.presence_penalty),
             seed,
+            min_tokens: whole(
+                "min_tokens",
+                self.min_tokens.as_ref(),
+                0,
+                u64::from(info.context_length.max(1)),
+            )?
+            .map_or(0, |n| n as u32),
         };
         let context = u64::from(info.context_length.max(1));
         let max_tokens = match (&self.max_completion_tokens, &self.max_tokens) {

@@ -143,6 +143,7 @@ fn every_setting_is_passed_through() {
             frequency_penalty: 0.25,
             presence_penalty: -0.75,
             seed: Some(u64::MAX),
+            min_tokens: 5,
         },
         max_tokens: Some(40),
         stop: vec!["}}".into(), "END".into()],

@@ -15,9 +15,9 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use serde_json::{Value, json};
 use vitrine_content::{
-    Borrowed, DESCRIPTION_PROMPT_VERSION, DescriptionOptions, EXAMPLE_CHARS, Example, ExampleIndex,
-    Extractor, Facts, Grounding, Names, Verifier, coverage, distinct_n, fact_sheet, key_facts,
-    repeated_ngram, rouge_l,
+    AdOptions, Borrowed, Channel, DESCRIPTION_PROMPT_VERSION, DescriptionOptions, EXAMPLE_CHARS,
+    Example, ExampleIndex, Extractor, Facts, Grounding, Names, Source, Verifier, coverage,
+    distinct_n, fact_sheet, key_facts, repeated_ngram, rouge_l,
 };
 use vitrine_core::{
     ChatMessage, ChatRole, GenerationRequest, Product, Sampling, TextGenerator, generate,
@@ -25,6 +25,7 @@ use vitrine_core::{
 
 pub use vitrine_content::Length;
 
+use crate::ads::advertise;
 use crate::copy::{CopySettings, describe, whole_sentences};
 use crate::import::read_products;
 use crate::{Error, Result};
@@ -46,6 +47,9 @@ pub struct CopyEvalConfig {
     pub workers: usize,
     /// Few-shot examples per prompt.
     pub examples: usize,
+    /// How many of the sampled products also get ad copy on every channel (two creatives
+    /// each), measured for channel-limit compliance.
+    pub ads: usize,
 }
 
 /// Attributes the evaluation keeps: the title, brand, gender, colour and price.
@@ -179,6 +183,51 @@ impl Scores {
     }
 }
 
+/// Ad creatives of one channel.
+#[derive(Debug, Default, Clone)]
+struct AdScores {
+    /// Products asked for creatives.
+    products: usize,
+    creatives: usize,
+    /// Creatives with every text within its limit and every field's count of texts.
+    within_limits: usize,
+    /// Creatives with a text holding a claim the record does not support.
+    unsupported: usize,
+    /// Texts in all, and texts a model wrote (the rest are the record's own phrases).
+    texts: usize,
+    model_texts: usize,
+    /// Requests that failed.
+    failed: usize,
+}
+
+impl AdScores {
+    fn merge(&mut self, o: &AdScores) {
+        self.products += o.products;
+        self.creatives += o.creatives;
+        self.within_limits += o.within_limits;
+        self.unsupported += o.unsupported;
+        self.texts += o.texts;
+        self.model_texts += o.model_texts;
+        self.failed += o.failed;
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            "products": self.products,
+            "creatives": self.creatives,
+            "within_limits": self.within_limits,
+            "compliance": self.within_limits as f64 / self.creatives.max(1) as f64,
+            "with_unsupported_claims": self.unsupported,
+            "texts": self.texts,
+            "model_written_texts": self.model_texts,
+            "failed_requests": self.failed,
+        })
+    }
+}
+
+/// Creatives asked per channel in the evaluation.
+const AD_VARIANTS: u32 = 2;
+
 /// What one product gave.
 #[derive(Debug, Default)]
 struct ItemResult {
@@ -189,6 +238,8 @@ struct ItemResult {
     plain_time: Duration,
     grounded_time: Duration,
     attempts: u32,
+    /// Ad creatives per channel.
+    ads: std::collections::BTreeMap<&'static str, AdScores>,
     /// Variants closed with a sentence of key facts, and which facts.
     completed: usize,
     completed_facts: std::collections::BTreeMap<String, usize>,
@@ -267,6 +318,7 @@ pub fn eval_copy(
     let (mut plain_s, mut grounded_s, mut attempts) = (0.0, 0.0, 0);
     let mut completed = 0;
     let mut completed_facts = std::collections::BTreeMap::<String, usize>::new();
+    let mut ads = std::collections::BTreeMap::<&'static str, AdScores>::new();
     let mut failures = Vec::new();
     let mut samples = Vec::new();
     for r in &results {
@@ -282,6 +334,9 @@ pub fn eval_copy(
         grounded_s += r.grounded_time.as_secs_f64();
         attempts += r.attempts;
         completed += r.completed;
+        for (channel, scores) in &r.ads {
+            ads.entry(channel).or_default().merge(scores);
+        }
         for (name, n) in &r.completed_facts {
             *completed_facts.entry(name.clone()).or_default() += n;
         }
@@ -290,6 +345,10 @@ pub fn eval_copy(
         {
             samples.push(s.clone());
         }
+    }
+    let mut all_ads = AdScores::default();
+    for scores in ads.values() {
+        all_ads.merge(scores);
     }
     let ok = (results.len() - failures.len()).max(1) as f64;
     let variants = f64::from(config.variants.max(1));
@@ -308,6 +367,14 @@ pub fn eval_copy(
         "plain_prompt": plain.json(),
         "grounded_before_verification": raw.json(),
         "grounded_verified": verified.json(),
+        "ads": {
+            "creatives_per_channel": AD_VARIANTS,
+            "all_channels": all_ads.json(),
+            "per_channel": ads
+                .iter()
+                .map(|(channel, scores)| ((*channel).to_owned(), scores.json()))
+                .collect::<serde_json::Map<_, _>>(),
+        },
         "closing_sentence": {
             "texts": completed,
             "facts_stated": completed_facts,
@@ -459,6 +526,45 @@ fn evaluate_one(
     out.grounded_time = started.elapsed();
     if finals.len() >= 2 {
         out.distinct_2 = Some(distinct_n(&finals, 2));
+    }
+
+    // 3. Ad copy on every channel, for the first `ads` products.
+    if k < config.ads {
+        for channel in Channel::ALL {
+            let scores = out.ads.entry(channel.as_str()).or_default();
+            scores.products += 1;
+            let options = AdOptions {
+                variants: AD_VARIANTS,
+                ..AdOptions::new(channel)
+            };
+            match advertise(
+                generator,
+                extractor,
+                &facts,
+                product,
+                &options,
+                seed.wrapping_add(2),
+                &CopySettings::default(),
+            ) {
+                Ok(outcome) => {
+                    for ad in &outcome.creatives {
+                        scores.creatives += 1;
+                        scores.within_limits += usize::from(ad.creative.within_limits());
+                        let clean = ad
+                            .creative
+                            .texts()
+                            .all(|text| verifier.check(text).is_clean());
+                        scores.unsupported += usize::from(!clean);
+                        for (_, items) in &ad.creative.fields {
+                            scores.texts += items.len();
+                            scores.model_texts +=
+                                items.iter().filter(|c| c.source == Source::Model).count();
+                        }
+                    }
+                }
+                Err(_) => scores.failed += 1,
+            }
+        }
     }
     out
 }

@@ -111,6 +111,10 @@ pub(crate) struct CopyArgs {
     /// Few-shot examples from similar products per prompt.
     #[arg(long, default_value_t = vitrine_engine::options::DEFAULT_EXAMPLES)]
     examples: usize,
+    /// How many of the sampled products also get two ad creatives on every channel, checked
+    /// against the channels' limits.
+    #[arg(long, default_value_t = 30)]
+    ads: usize,
     /// The model: a catalog name or a GGUF path.
     #[arg(long, default_value = vitrine_engine::models::DEFAULT_MODEL)]
     model: String,
@@ -303,6 +307,7 @@ fn copy(args: CopyArgs) -> Outcome {
         variants: args.variants,
         workers: args.workers,
         examples: args.examples,
+        ads: args.ads,
     };
     let bar = Mutex::new(terminal_bar(
         "eval copy [{bar:30}] {pos}/{len} products, eta {eta}",
@@ -389,6 +394,24 @@ fn print_table(r: &Value) {
         r["plain_prompt"]["texts_with_borrowed_details"],
         r["grounded_before_verification"]["texts_with_borrowed_details"],
         r["grounded_verified"]["texts_with_borrowed_details"],
+    );
+    println!(
+        "texts naming what the record does not (a shop, a place, a web address): plain {}, \
+         grounded before verification {}, verified {}",
+        r["plain_prompt"]["texts_with_invented_names"],
+        r["grounded_before_verification"]["texts_with_invented_names"],
+        r["grounded_verified"]["texts_with_invented_names"],
+    );
+    let ads = &r["ads"]["all_channels"];
+    println!(
+        "ads on every channel for {} products: {} creatives, {} within limits ({}), {} with \
+         unsupported claims, {} failed requests",
+        r["ads"]["per_channel"]["search"]["products"],
+        ads["creatives"],
+        ads["within_limits"],
+        pct(&ads["compliance"]),
+        ads["with_unsupported_claims"],
+        ads["failed_requests"],
     );
     println!();
     println!(

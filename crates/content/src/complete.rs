@@ -6,7 +6,7 @@
 //! INR."): every word of it is a fact or a connective, so it is true by construction.
 
 use crate::facts::Facts;
-use crate::metrics::coverage;
+use crate::metrics::{Coverage, coverage};
 use crate::token::format_number;
 
 /// Attribute names that hold the product's colour.
@@ -57,19 +57,24 @@ pub fn key_facts(facts: &Facts) -> Vec<(String, String)> {
     .collect()
 }
 
+/// Which of the key facts of `facts` `text` mentions.
+pub fn key_fact_coverage(text: &str, facts: &Facts) -> Coverage {
+    // Coverage finds a price by its number, without the currency.
+    let probe: Vec<(String, String)> = key_facts(facts)
+        .into_iter()
+        .map(|(name, value)| match (name.as_str(), facts.price) {
+            ("price", Some(p)) => (name, format_number(p)),
+            _ => (name, value),
+        })
+        .collect();
+    coverage(text, &probe)
+}
+
 /// A closing sentence stating the key facts `text` does not mention, and their names; `None`
 /// when it mentions them all.
 pub fn closing_sentence(text: &str, facts: &Facts) -> Option<(String, Vec<String>)> {
     let key = key_facts(facts);
-    // Coverage finds a price by its number, without the currency.
-    let probe: Vec<(String, String)> = key
-        .iter()
-        .map(|(name, value)| match (name.as_str(), facts.price) {
-            ("price", Some(p)) => (name.clone(), format_number(p)),
-            _ => (name.clone(), value.clone()),
-        })
-        .collect();
-    let missing = coverage(text, &probe).missing;
+    let missing = key_fact_coverage(text, facts).missing;
     if missing.is_empty() {
         return None;
     }

@@ -29,7 +29,7 @@ pub use channel::{
     sms_with_opt_out,
 };
 pub use claim::{Claim, ClaimKind, Detail, Extractor};
-pub use complete::{closing_sentence, key_facts};
+pub use complete::{closing_sentence, key_fact_coverage, key_facts};
 pub use error::{Error, Result};
 pub use facts::{Facts, Grounding};
 pub use grounding::steering;

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use vitrine_content::{
     AdOptions, Borrowed, Channel, DESCRIPTION_PROMPT_VERSION, DescriptionOptions, EXAMPLE_CHARS,
     Example, ExampleIndex, Extractor, Facts, Grounding, Names, Source, Verifier, coverage,
-    distinct_n, fact_sheet, key_facts, repeated_ngram, rouge_l,
+    distinct_n, fact_sheet, repeated_ngram, rouge_l,
 };
 use vitrine_core::{
     ChatMessage, ChatRole, GenerationRequest, Product, Sampling, TextGenerator, generate,
@@ -573,15 +573,7 @@ fn evaluate_one(
 /// `None` for a record that cannot ground copy.
 pub fn key_fact_coverage(product: &Product, text: &str) -> Option<f64> {
     let facts = Facts::from_product(product, Grounding::AttributesOnly).ok()?;
-    let key: Vec<(String, String)> = key_facts(&facts)
-        .into_iter()
-        .map(|(name, value)| match name.as_str() {
-            // Coverage finds a price by its number, without the currency.
-            "price" => (name, value.split(' ').next().unwrap_or("").to_owned()),
-            _ => (name, value),
-        })
-        .collect();
-    Some(coverage(text, &key).ratio())
+    Some(vitrine_content::key_fact_coverage(text, &facts).ratio())
 }
 
 fn text_attr(product: &Product, key: &str) -> Option<String> {

@@ -120,33 +120,10 @@ const FOLLOWERS: &[&str] = &[
 
 /// The words right after numbers in `text`, lower case ("SHISEIDO 205 Pixel" gives "pixel").
 fn words_after_numbers(text: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    let chars: Vec<char> = text.chars().collect();
-    let mut k = 0;
-    while k < chars.len() {
-        if !chars[k].is_ascii_digit() {
-            k += 1;
-            continue;
-        }
-        while k < chars.len()
-            && (chars[k].is_ascii_digit()
-                || (matches!(chars[k], ',' | '.')
-                    && chars.get(k + 1).is_some_and(char::is_ascii_digit)))
-        {
-            k += 1;
-        }
-        while k < chars.len() && matches!(chars[k], ' ' | '\t' | '-') {
-            k += 1;
-        }
-        let start = k;
-        while k < chars.len() && chars[k].is_alphabetic() {
-            k += 1;
-        }
-        if k > start {
-            found.push(chars[start..k].iter().collect::<String>().to_lowercase());
-        }
-    }
-    found
+    vitrine_core::words_after_numbers(text)
+        .into_iter()
+        .map(|span| text[span].to_lowercase())
+        .collect()
 }
 
 /// The plural of a phrase's last word, when it has letters to inflect: "warranty" →

@@ -22,7 +22,7 @@ pub use job::{ItemOutcome, ItemStatus, Job, JobItem, JobNew, JobStatus, ProductS
 pub use key::{ApiKey, KEY_PREFIX, Role};
 pub use money::{Price, currency_exponent, format_minor, parse_price};
 pub use product::{MAX_FIELD_BYTES, Product, ProductDraft, ProductInput};
-pub use steer::{RepeatGuard, SteeringCheck};
+pub use steer::{RepeatGuard, SteeringCheck, words_after_numbers};
 pub use store::{
     EventBatchOutcome, EventQuery, ImportTx, Page, ProductBatchOutcome, ProductQuery, Store,
     StoreStats, UpsertOutcome,

@@ -86,39 +86,12 @@ impl SteeringCheck {
         if !text.bytes().any(|b| b.is_ascii_digit()) {
             return false;
         }
-        let chars: Vec<(usize, char)> = text.char_indices().collect();
-        let mut k = 0;
-        while k < chars.len() {
-            if !chars[k].1.is_ascii_digit() {
-                k += 1;
+        for span in words_after_numbers(text) {
+            if span.end < new_from {
                 continue;
             }
-            // The number, with inner separators ("1,299", "4.5").
-            while k < chars.len()
-                && (chars[k].1.is_ascii_digit()
-                    || (matches!(chars[k].1, ',' | '.')
-                        && chars.get(k + 1).is_some_and(|c| c.1.is_ascii_digit())))
-            {
-                k += 1;
-            }
-            let mut w = k;
-            while w < chars.len() && matches!(chars[w].1, ' ' | '\t' | '-') {
-                w += 1;
-            }
-            let start = w;
-            while w < chars.len() && chars[w].1.is_alphabetic() {
-                w += 1;
-            }
-            if w == start {
-                continue;
-            }
-            let byte = |i: usize| chars.get(i).map_or(text.len(), |c| c.0);
-            let (from, to) = (byte(start), byte(w));
-            if to < new_from {
-                continue;
-            }
-            let word = &text[from..to];
-            let fits = if to == text.len() {
+            let word = &text[span.clone()];
+            let fits = if span.end == text.len() {
                 allowed.iter().any(|a| a.starts_with(word))
             } else {
                 allowed.iter().any(|a| a == word)
@@ -126,7 +99,6 @@ impl SteeringCheck {
             if !fits {
                 return true;
             }
-            k = w;
         }
         false
     }
@@ -395,6 +367,40 @@ fn end_word(
         recent.pop_front();
     }
     Some(gram)
+}
+
+/// The byte spans of the words written right after a number in `text`: a number (with inner
+/// separators, "1,299", "4.5"), then spaces, tabs or hyphens, then letters ("205 Pixel",
+/// "159s", "2-inch").
+pub fn words_after_numbers(text: &str) -> Vec<std::ops::Range<usize>> {
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let byte = |i: usize| chars.get(i).map_or(text.len(), |c| c.0);
+    let mut spans = Vec::new();
+    let mut k = 0;
+    while k < chars.len() {
+        if !chars[k].1.is_ascii_digit() {
+            k += 1;
+            continue;
+        }
+        while k < chars.len()
+            && (chars[k].1.is_ascii_digit()
+                || (matches!(chars[k].1, ',' | '.')
+                    && chars.get(k + 1).is_some_and(|c| c.1.is_ascii_digit())))
+        {
+            k += 1;
+        }
+        while k < chars.len() && matches!(chars[k].1, ' ' | '\t' | '-') {
+            k += 1;
+        }
+        let start = k;
+        while k < chars.len() && chars[k].1.is_alphabetic() {
+            k += 1;
+        }
+        if k > start {
+            spans.push(byte(start)..byte(k));
+        }
+    }
+    spans
 }
 
 /// The first word of `text`: its letters and digits up to the first other character, or that

@@ -54,7 +54,8 @@ test: setup
 
 ## bench: import throughput and memory; LLM serving beside llama.cpp; grounded product copy
 ## on 500 Myntra products and a description job's throughput; recommenders on Amazon Beauty
-## and Toys, and their serving speed (JSON in bench/results/)
+## and Toys (SASRec with and without item attributes), and their serving speed (JSON in
+## bench/results/)
 bench: build reference bench-deps
 	$(VITRINE) bench import --out bench/results/import.json
 	$(VITRINE) bench llm --out bench/results/llm.json
@@ -66,12 +67,22 @@ bench: build reference bench-deps
 	cp runs/bench-sasrec-Beauty/metrics.json bench/results/rec-train-Beauty.json
 	$(VITRINE) eval rec --data ../shared/data/amazon-seqrec-s3rec/Beauty.txt.gz \
 	  --model popularity,popularity-all,item-knn,sasrec --run runs/bench-sasrec-Beauty
+	rm -rf runs/bench-sasrec-attr-Beauty
+	$(VITRINE) train rec --data ../shared/data/amazon-seqrec-s3rec/Beauty.txt.gz \
+	  --attributes ../shared/data/amazon-seqrec-s3rec/Beauty_item2attributes.json.gz \
+	  --run runs/bench-sasrec-attr-Beauty --max-minutes 15
+	cp runs/bench-sasrec-attr-Beauty/metrics.json bench/results/rec-train-Beauty-attributes.json
 	rm -rf runs/bench-sasrec-Toys
 	$(VITRINE) train rec --data ../shared/data/amazon-seqrec-s3rec/Toys_and_Games.txt.gz \
 	  --run runs/bench-sasrec-Toys --max-minutes 15
 	cp runs/bench-sasrec-Toys/metrics.json bench/results/rec-train-Toys_and_Games.json
 	$(VITRINE) eval rec --data ../shared/data/amazon-seqrec-s3rec/Toys_and_Games.txt.gz \
 	  --model popularity,popularity-all,item-knn,sasrec --run runs/bench-sasrec-Toys
+	rm -rf runs/bench-sasrec-attr-Toys
+	$(VITRINE) train rec --data ../shared/data/amazon-seqrec-s3rec/Toys_and_Games.txt.gz \
+	  --attributes ../shared/data/amazon-seqrec-s3rec/Toys_and_Games_item2attributes.json.gz \
+	  --run runs/bench-sasrec-attr-Toys --max-minutes 15
+	cp runs/bench-sasrec-attr-Toys/metrics.json bench/results/rec-train-Toys_and_Games-attributes.json
 	$(VITRINE) bench rec --out bench/results/rec-serving.json
 	$(VITRINE) bench rec --run runs/bench-sasrec-Beauty --out bench/results/rec-serving-sasrec.json
 

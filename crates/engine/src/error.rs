@@ -28,6 +28,9 @@ pub enum Error {
     /// The recommender refused its data or settings.
     #[error(transparent)]
     Recommender(#[from] vitrine_recsys::Error),
+    /// The image models refused their data or settings, or a run's files.
+    #[error(transparent)]
+    Images(#[from] vitrine_imagegen::Error),
     /// Text generation was asked of an engine without a language model.
     #[error("no language model is configured")]
     NoModel,

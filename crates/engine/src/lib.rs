@@ -9,6 +9,7 @@ pub mod copy;
 mod engine;
 mod error;
 pub mod eval;
+pub mod images;
 pub mod import;
 mod jobs;
 

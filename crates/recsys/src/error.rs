@@ -36,5 +36,18 @@ pub enum Error {
     },
 }
 
+impl From<vitrine_ml::CheckpointError> for Error {
+    fn from(e: vitrine_ml::CheckpointError) -> Self {
+        match e {
+            vitrine_ml::CheckpointError::Io { path, source } => Self::Io { path, source },
+            vitrine_ml::CheckpointError::Corrupt { path, reason } => Self::Data {
+                path,
+                line: 0,
+                reason,
+            },
+        }
+    }
+}
+
 /// Results of this crate.
 pub type Result<T> = std::result::Result<T, Error>;

@@ -3,6 +3,8 @@
 //! the history masked, and the sampled protocol), and SASRec, trained with burn on the CPU. No text, no HTTP, no database: the engine turns
 //! the store's events into `Sequences` and serves the scores.
 
+mod attributes;
+mod combine;
 mod error;
 mod evaluate;
 mod itemknn;
@@ -15,6 +17,8 @@ mod split;
 mod together;
 mod train;
 
+pub use attributes::ItemAttributes;
+pub use combine::Combined;
 pub use error::{Error, Result};
 pub use evaluate::{Evaluation, Protocol, evaluate, negatives_for};
 pub use itemknn::{ItemKnn, ItemKnnConfig};

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
+use crate::attributes::ItemAttributes;
 use crate::{Error, Result};
 
 /// Item index 0: padding, never an item.
@@ -22,6 +23,8 @@ pub struct Sequences {
     users: Vec<String>,
     /// Item indices per shopper, oldest first.
     seqs: Vec<Vec<u32>>,
+    /// The items' attributes, when the model is to use them.
+    attributes: Option<ItemAttributes>,
 }
 
 impl Sequences {
@@ -104,6 +107,7 @@ impl Sequences {
             index,
             users,
             seqs,
+            attributes: None,
         })
     }
 
@@ -218,6 +222,25 @@ impl Sequences {
     /// The index of an external item id.
     pub fn item_index(&self, id: &str) -> Option<u32> {
         self.index.get(id).copied()
+    }
+
+    /// The items' attributes, if given (see `set_attributes`).
+    pub fn attributes(&self) -> Option<&ItemAttributes> {
+        self.attributes.as_ref()
+    }
+
+    /// Gives the items' attributes to the model trained on these sequences; they must have been
+    /// built for them (`ItemAttributes::read_s3rec` or `from_pairs` with these sequences).
+    pub fn set_attributes(&mut self, attributes: ItemAttributes) -> Result<()> {
+        if attributes.n_items() != self.n_items() || !attributes.is_consistent() {
+            return Err(Error::Unusable(format!(
+                "the attributes cover {} items, the sequences have {}",
+                attributes.n_items(),
+                self.n_items()
+            )));
+        }
+        self.attributes = Some(attributes);
+        Ok(())
     }
 }
 

@@ -14,7 +14,8 @@
 //! length and are cut to their longest sequence, so padding costs little.
 //!
 //! A run directory holds `config.json` (model and training settings, data), `items.json` (the
-//! external id of every item index), `model.bpk` (the
+//! external id of every item index), `attributes.json` (when the model uses item attributes:
+//! their names and each item's), `model.bpk` (the
 //! best weights), `metrics.json` (per-epoch loss and validation metrics, the best epoch), and
 //! a checkpoint of the last finished epoch (`last.bpk`, `optim.bpk`, `state.json`). Training
 //! again into the same directory resumes after that epoch. Each epoch seeds its shuffle and
@@ -27,15 +28,16 @@ use std::time::Instant;
 
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
-use burn::store::ModuleRecord;
 use burn::tensor::activation::{log_sigmoid, log_softmax};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
+use vitrine_ml::checkpoint;
 
+use crate::attributes::ItemAttributes;
 use crate::evaluate::{Protocol, evaluate};
-use crate::sasrec::{SasRec, SasRecConfig, left_pad};
+use crate::sasrec::{SasRec, SasRecConfig, left_pad, output_rows};
 use crate::scorer::Scorer;
 use crate::sequences::Sequences;
 use crate::split::{Stage, train_part};
@@ -205,6 +207,28 @@ impl RunDir {
         read_json(&self.file("items.json"))
     }
 
+    /// The item attributes the model was trained with (`attributes.json`), or `None` for a
+    /// model of items only.
+    pub fn attributes(&self) -> Result<Option<ItemAttributes>> {
+        let config = self.config()?;
+        if config.model.attributes == 0 {
+            return Ok(None);
+        }
+        let path = self.file("attributes.json");
+        let attributes: ItemAttributes = read_json(&path)?;
+        if attributes.len() != config.model.attributes
+            || attributes.n_items() != config.model.n_items
+            || !attributes.is_consistent()
+        {
+            return Err(Error::Data {
+                path,
+                line: 0,
+                reason: "does not match the run's config.json".into(),
+            });
+        }
+        Ok(Some(attributes))
+    }
+
     /// Writes `metrics.json` (replacing it whole, never half-written).
     pub fn write_metrics<T: Serialize>(&self, metrics: &T) -> Result<()> {
         write_json(&self.file("metrics.json"), metrics)
@@ -244,7 +268,13 @@ impl RunDir {
     /// Loads the best weights onto `device`, checking them against `config.json`.
     pub fn load_best(&self, device: &Device) -> Result<(SasRec, SasRecConfig)> {
         let config = self.config()?;
-        let model = load_weights(&self.file("model.bpk"), &config.model, device)?;
+        let attributes = self.attributes()?;
+        let model = load_weights(
+            &self.file("model.bpk"),
+            &config.model,
+            attributes.as_ref(),
+            device,
+        )?;
         Ok((model, config.model))
     }
 }
@@ -277,7 +307,7 @@ pub fn train(
     let plain = Device::flex();
     let device = plain.clone().autodiff();
     device.seed(config.seed);
-    let mut model = SasRec::new(model_config, &device);
+    let mut model = SasRec::new(model_config, data.attributes(), &device);
     let mut optim = AdamConfig::new()
         .with_beta_2(0.98)
         .with_epsilon(1e-8)
@@ -298,7 +328,12 @@ pub fn train(
                     run.path().display()
                 )));
             }
-            model = load_weights(&run.file("last.bpk"), model_config, &device)?;
+            model = load_weights(
+                &run.file("last.bpk"),
+                model_config,
+                data.attributes(),
+                &device,
+            )?;
             let record = burn::optim::OptimizerRecord::load(run.file("optim.bpk"))
                 .map_err(|e| corrupt(&run.file("optim.bpk"), e))?;
             optim = optim.load_record(record);
@@ -312,6 +347,9 @@ pub fn train(
                 .map(|i| data.item_id(i))
                 .collect();
             write_json(&run.file("items.json"), &items)?;
+            if let Some(attributes) = data.attributes().filter(|_| model_config.attributes > 0) {
+                write_json(&run.file("attributes.json"), attributes)?;
+            }
             write_json(&run.file("config.json"), &run_config)?;
         }
     }
@@ -407,9 +445,8 @@ pub fn train(
         // kill at any point leaves the previous epoch's checkpoint or this one, never a mix.
         save_weights(&model.valid(), &run.file("last.bpk"))?;
         let optim_path = run.file("optim.bpk");
-        let tmp = run.file("optim-tmp.bpk");
-        optim.to_record().save(&tmp).map_err(|e| corrupt(&tmp, e))?;
-        rename(&tmp, &optim_path)?;
+        let bytes = optim.into_bytes().map_err(|e| corrupt(&optim_path, e))?;
+        checkpoint::write_atomic(&optim_path, &bytes[..])?;
         write_json(&run.file("state.json"), &state)?;
         run.write_plot(&state.history)?;
         progress(TrainProgress::Epoch(record));
@@ -424,6 +461,9 @@ fn check(data: &Sequences, model: &SasRecConfig, config: &TrainConfig) -> Result
     let bad = |what: &str| Err(Error::Unusable(what.to_owned()));
     if model.n_items != data.n_items() {
         return bad("the model's item count differs from the data's");
+    }
+    if model.attributes != data.attributes().map_or(0, ItemAttributes::len) {
+        return bad("the model's attribute count differs from the data's");
     }
     if model.n_items == 0 || data.is_empty() {
         return bad("no items to train on");
@@ -504,11 +544,15 @@ fn batch_loss(
     let n = positions.len();
     let target: Vec<i64> = positions.iter().map(|&i| y[i as usize] - 1).collect();
     let x = Tensor::<2, Int>::from_data(TensorData::new(x, [b, l]), device);
-    let h = model.forward(x).reshape([b * l, config.hidden]).select(
-        0,
-        Tensor::<1, Int>::from_data(TensorData::new(positions.clone(), [n]), device),
-    );
-    let items = model.output_items();
+    let table = model.item_table();
+    let h = model
+        .forward_with(table.clone(), x)
+        .reshape([b * l, config.hidden])
+        .select(
+            0,
+            Tensor::<1, Int>::from_data(TensorData::new(positions.clone(), [n]), device),
+        );
+    let items = output_rows(table);
     match loss {
         Loss::Softmax => {
             let logits = h.matmul(items.transpose());
@@ -575,15 +619,19 @@ pub struct SasRecScorer {
     model: SasRec,
     config: SasRecConfig,
     device: Device,
+    /// The model's item table, computed once.
+    table: Tensor<2>,
 }
 
 impl SasRecScorer {
     /// Wraps a model (on a device without autodiff).
     pub fn new(model: SasRec, config: SasRecConfig, device: Device) -> Self {
+        let table = model.item_table();
         Self {
             model,
             config,
             device,
+            table,
         }
     }
 
@@ -616,14 +664,14 @@ impl Scorer for SasRecScorer {
             })
             .collect();
         let rows: Vec<&[u32]> = known.iter().map(Vec::as_slice).collect();
-        let items = self.model.output_items().transpose();
+        let items = output_rows(self.table.clone()).transpose();
         for (chunk, out) in rows.chunks(256).zip(out.chunks_mut(256 * width)) {
             let (flat, l) = left_pad(chunk, self.config.max_len);
             let x =
                 Tensor::<2, Int>::from_data(TensorData::new(flat, [chunk.len(), l]), &self.device);
             let h = self
                 .model
-                .forward(x)
+                .forward_with(self.table.clone(), x)
                 .slice(s![.., l - 1..l, ..])
                 .reshape([chunk.len(), self.config.hidden]);
             let scores: Vec<f32> = h
@@ -642,29 +690,19 @@ impl Scorer for SasRecScorer {
 }
 
 fn save_weights(model: &SasRec, path: &Path) -> Result<()> {
-    let bytes = model
-        .clone()
-        .into_record()
-        .into_bytes()
-        .map_err(|e| corrupt(path, e))?;
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, &bytes[..]).map_err(|source| Error::Io {
-        path: tmp.clone(),
-        source,
-    })?;
-    rename(&tmp, path)
+    Ok(checkpoint::save_module(model, path)?)
 }
 
-fn load_weights(path: &Path, config: &SasRecConfig, device: &Device) -> Result<SasRec> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    let record = ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
-        .map_err(|e| corrupt(path, e))?;
-    SasRec::new(config, device)
-        .try_load_record(record)
-        .map_err(|e| corrupt(path, e))
+fn load_weights(
+    path: &Path,
+    config: &SasRecConfig,
+    attributes: Option<&ItemAttributes>,
+    device: &Device,
+) -> Result<SasRec> {
+    Ok(checkpoint::load_module(
+        SasRec::new(config, attributes, device),
+        path,
+    )?)
 }
 
 fn corrupt(path: &Path, e: impl std::fmt::Display) -> Error {
@@ -675,31 +713,10 @@ fn corrupt(path: &Path, e: impl std::fmt::Display) -> Error {
     }
 }
 
-fn rename(from: &Path, to: &Path) -> Result<()> {
-    std::fs::rename(from, to).map_err(|source| Error::Io {
-        path: to.to_owned(),
-        source,
-    })
-}
-
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    serde_json::from_str(&text).map_err(|e| Error::Data {
-        path: path.to_owned(),
-        line: e.line(),
-        reason: e.to_string(),
-    })
+    Ok(checkpoint::read_json(path)?)
 }
 
 fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| Error::Unusable(e.to_string()))?;
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, text + "\n").map_err(|source| Error::Io {
-        path: tmp.clone(),
-        source,
-    })?;
-    rename(&tmp, path)
+    Ok(checkpoint::write_json(path, value)?)
 }

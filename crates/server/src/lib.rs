@@ -11,6 +11,7 @@ mod extract;
 mod metrics;
 mod openapi;
 mod routes;
+mod sse;
 mod state;
 
 pub use app::{DEFAULT_BODY_LIMIT, ServerConfig, router, serve};

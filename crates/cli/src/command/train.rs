@@ -2,14 +2,14 @@
 //! directory; rerunning the same command after an interruption resumes the last epoch.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Subcommand, ValueEnum};
 use indicatif::ProgressBar;
 use serde_json::Value;
 use vitrine_engine::rec::{
-    Loss, RecSource, RecTrainConfig, SasRecConfig, TrainConfig, TrainProgress, load_sequences,
-    train_rec,
+    Loss, RecAttributes, RecSource, RecTrainConfig, SasRecConfig, TrainConfig, TrainProgress,
+    load_sequences, train_rec,
 };
 
 use super::Global;
@@ -21,6 +21,44 @@ pub(crate) enum Command {
     /// The sequential recommender (SASRec), with early stopping on validation NDCG@10; then
     /// its validation and test metrics, written to the run's metrics.json.
     Rec(RecArgs),
+    /// The conditional GAN for product images (DCGAN, one category per label), with a sample
+    /// grid per epoch (one row per category) and loss curves in the run directory.
+    Gan(ImageArgs),
+    /// The conditional VAE for product images, with a sample grid per epoch and loss curves.
+    Vae(ImageArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ImageArgs {
+    /// The images: a folder with Fashion-MNIST's IDX files (its training set is read), or
+    /// `DIR/<category>/*.png` (28×28, grey or turned grey).
+    #[arg(long)]
+    data: PathBuf,
+    /// The run directory: config.json, weights, state.json, metrics.json, samples/, loss.png.
+    /// An existing run with the same settings resumes.
+    #[arg(long)]
+    run: PathBuf,
+    /// Most epochs.
+    #[arg(long, default_value_t = 10)]
+    epochs: usize,
+    /// Images per batch.
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    /// Adam's learning rate (default: 2e-4 for the GAN, 1e-3 for the VAE).
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Seed of the weights, the shuffles and the noise.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Training time budget in minutes (0: none).
+    #[arg(long, default_value_t = 20.0)]
+    max_minutes: f64,
+    /// Latent (noise) size (default: 64 for the GAN, 16 for the VAE).
+    #[arg(long)]
+    latent: Option<usize>,
+    /// Channels of the 14×14 feature maps (default: 64 for the GAN, 32 for the VAE).
+    #[arg(long)]
+    channels: Option<usize>,
 }
 
 /// The training objective.
@@ -40,6 +78,11 @@ pub(crate) struct RecArgs {
     /// carts and purchases.
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Item attributes added to each item's embedding: an S3-Rec `*_item2attributes.json(.gz)`
+    /// file, or `store` for the brand and category of the store's products. Without it, the
+    /// model sees items only, as the paper's SASRec.
+    #[arg(long, value_name = "FILE|store")]
+    attributes: Option<String>,
     /// The run directory: config.json, items.json, model.bpk, metrics.json and the checkpoint.
     /// An existing run with the same settings resumes.
     #[arg(long)]
@@ -88,7 +131,118 @@ pub(crate) struct RecArgs {
 pub(crate) fn run(global: &Global, command: Command) -> Outcome {
     match command {
         Command::Rec(args) => rec(global, args),
+        Command::Gan(args) => images(args, true),
+        Command::Vae(args) => images(args, false),
     }
+}
+
+fn images(args: ImageArgs, gan: bool) -> Outcome {
+    use vitrine_engine::images::{
+        GanConfig, ModelConfig, RunDir, TrainConfig as ImageTrain, TrainProgress as ImageProgress,
+        VaeConfig, load_images, train_images,
+    };
+    if !args.data.is_dir() {
+        return Err(Failure::BadInput(format!(
+            "--data {}: no such folder",
+            args.data.display()
+        )));
+    }
+    if !(args.max_minutes >= 0.0 && args.max_minutes.is_finite()) {
+        return Err(Failure::BadInput("--max-minutes must be 0 or more".into()));
+    }
+    if args.latent == Some(0) || args.channels == Some(0) {
+        return Err(Failure::BadInput(
+            "--latent and --channels must be at least 1".into(),
+        ));
+    }
+    let data = load_images(&args.data)?;
+    let classes = data.classes().len();
+    let (model, base) = if gan {
+        let d = GanConfig::new(classes);
+        let model = GanConfig {
+            latent: args.latent.unwrap_or(d.latent),
+            channels: args.channels.unwrap_or(d.channels),
+            ..d
+        };
+        (ModelConfig::Gan(model), ImageTrain::gan())
+    } else {
+        let d = VaeConfig::new(classes);
+        let model = VaeConfig {
+            latent: args.latent.unwrap_or(d.latent),
+            channels: args.channels.unwrap_or(d.channels),
+            ..d
+        };
+        (ModelConfig::Vae(model), ImageTrain::vae())
+    };
+    let config = ImageTrain {
+        epochs: args.epochs,
+        batch: args.batch,
+        lr: args.lr.unwrap_or(base.lr),
+        seed: args.seed,
+        max_minutes: (args.max_minutes > 0.0).then_some(args.max_minutes),
+        ..base
+    };
+    let name = model.name();
+    eprintln!(
+        "train {name}: {} images of {} categories ({}) from {} into {}",
+        data.len(),
+        classes,
+        data.classes().join(", "),
+        args.data.display(),
+        args.run.display()
+    );
+    let tty = std::io::stderr().is_terminal();
+    let mut bar: Option<ProgressBar> = None;
+    let metrics = train_images(
+        &data,
+        &args.data.display().to_string(),
+        &model,
+        &config,
+        &RunDir::new(&args.run),
+        &mut |p| match p {
+            ImageProgress::Resumed { epoch } => {
+                eprintln!("train {name}: resuming after epoch {epoch}");
+            }
+            ImageProgress::Batch { epoch, done, total } if tty => {
+                let b = bar.get_or_insert_with(|| {
+                    styled_bar(
+                        &format!(
+                            "epoch {epoch:>3} [{{bar:30}}] {{pos}}/{{len}} batches, eta {{eta}}"
+                        ),
+                        total as u64,
+                    )
+                });
+                b.set_position(done as u64);
+            }
+            ImageProgress::Batch { .. } => {}
+            ImageProgress::Epoch(e) => {
+                if let Some(b) = bar.take() {
+                    b.finish_and_clear();
+                }
+                let losses: Vec<String> = e
+                    .losses
+                    .iter()
+                    .map(|(k, v)| format!("{k} {v:.4}"))
+                    .collect();
+                eprintln!(
+                    "epoch {:>3}  {}  ({:.0} s, {:.0} images/s)",
+                    e.epoch,
+                    losses.join("  "),
+                    e.train_seconds,
+                    e.images_per_second
+                );
+            }
+        },
+        &|| false,
+    )?;
+    println!(
+        "stopped: {}, {:.0} s of training, {:.0} images/s; samples in {}",
+        metrics["stopped"].as_str().unwrap_or("-"),
+        metrics["train_seconds"].as_f64().unwrap_or(0.0),
+        metrics["images_per_second"].as_f64().unwrap_or(0.0),
+        args.run.join("samples").display()
+    );
+    Ok(())
 }
 
 fn rec(global: &Global, args: RecArgs) -> Outcome {
@@ -111,7 +265,21 @@ fn rec(global: &Global, args: RecArgs) -> Outcome {
         RecSource::Store => Some(global.engine()?),
         RecSource::File(_) => None,
     };
-    let (data, name) = load_sequences(&source, engine.as_ref())?;
+    let attributes = match args.attributes.as_deref() {
+        None => RecAttributes::None,
+        Some("store") => RecAttributes::Store,
+        Some(file) if Path::new(file).is_file() => RecAttributes::File(file.into()),
+        Some(file) => {
+            return Err(Failure::BadInput(format!(
+                "--attributes {file}: no such file (give a file, or `store`)"
+            )));
+        }
+    };
+    let engine = match (engine, &attributes) {
+        (None, RecAttributes::Store) => Some(global.engine()?),
+        (engine, _) => engine,
+    };
+    let (data, name) = load_sequences(&source, &attributes, engine.as_ref())?;
     if data.is_empty() {
         return Err(Failure::BadInput(
             "no views, carts or purchases to train on (import events first)".into(),
@@ -127,6 +295,7 @@ fn rec(global: &Global, args: RecArgs) -> Outcome {
             heads: args.heads,
             blocks: args.blocks,
             dropout: args.dropout,
+            attributes: data.attributes().map_or(0, |a| a.len()),
         },
         train: TrainConfig {
             epochs: args.epochs,
@@ -145,8 +314,16 @@ fn rec(global: &Global, args: RecArgs) -> Outcome {
         },
         sampled_seed: args.seed,
     };
+    let described = match data.attributes() {
+        Some(a) => format!(
+            ", {} attributes on {} items",
+            a.len(),
+            a.items_with_attributes()
+        ),
+        None => String::new(),
+    };
     eprintln!(
-        "train rec: {} shoppers, {} items, {} interactions from {name} into {}",
+        "train rec: {} shoppers, {} items, {} interactions{described} from {name} into {}",
         data.len(),
         data.n_items(),
         data.interactions(),

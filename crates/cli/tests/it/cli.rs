@@ -362,6 +362,59 @@ fn train_rec_writes_a_run_that_eval_rec_measures() {
         "{}",
         stderr(&other)
     );
+    // Item attributes: a file that is missing or is not an item-to-attributes object is a
+    // clear exit 2; a good one trains into the run.
+    let attributes = dir.path().join("ring_item2attributes.json");
+    let with = |file: &str, run: &str| {
+        vitrine(
+            &db,
+            &[
+                "train",
+                "rec",
+                "--data",
+                data_arg,
+                "--attributes",
+                file,
+                "--run",
+                run,
+                "--epochs",
+                "1",
+                "--hidden",
+                "8",
+                "--max-len",
+                "5",
+            ],
+        )
+    };
+    let attr_run = dir.path().join("attr-run");
+    let attr_run_arg = attr_run.to_str().unwrap();
+    let missing = with("/nonexistent.json", attr_run_arg);
+    assert_eq!(missing.status.code(), Some(2), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).contains("/nonexistent.json"),
+        "{}",
+        stderr(&missing)
+    );
+    std::fs::write(&attributes, "[1, 2]").unwrap();
+    let bad = with(attributes.to_str().unwrap(), attr_run_arg);
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("item-to-attributes"),
+        "{}",
+        stderr(&bad)
+    );
+    let object: serde_json::Map<String, serde_json::Value> = (1..=12)
+        .map(|i| (i.to_string(), serde_json::json!([i % 3 + 1, 4 + i / 4])))
+        .collect();
+    std::fs::write(&attributes, serde_json::to_string(&object).unwrap()).unwrap();
+    let good = with(attributes.to_str().unwrap(), attr_run_arg);
+    assert!(good.status.success(), "{}", stderr(&good));
+    assert!(
+        stderr(&good).contains("attributes on 12 items"),
+        "{}",
+        stderr(&good)
+    );
+    assert!(attr_run.join("attributes.json").is_file());
     // Nothing to train on in an empty store.
     let empty = vitrine(
         &db,
@@ -373,4 +426,86 @@ fn train_rec_writes_a_run_that_eval_rec_measures() {
         ],
     );
     assert_eq!(empty.status.code(), Some(2), "{}", stderr(&empty));
+}
+
+/// An IDX file of unsigned bytes.
+fn idx(dims: &[u32], values: &[u8]) -> Vec<u8> {
+    let mut out = vec![0, 0, 8, dims.len() as u8];
+    for d in dims {
+        out.extend_from_slice(&d.to_be_bytes());
+    }
+    out.extend_from_slice(values);
+    out
+}
+
+#[test]
+fn train_gan_and_vae_write_their_runs_and_bad_data_is_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    // 20 made-up 28×28 images in Fashion-MNIST's file layout, two per category.
+    let data = dir.path().join("images");
+    std::fs::create_dir(&data).unwrap();
+    let pixels: Vec<u8> = (0..20 * 784).map(|i| ((i * 7) % 256) as u8).collect();
+    let labels: Vec<u8> = (0..20).map(|i| (i % 10) as u8).collect();
+    std::fs::write(
+        data.join("train-images-idx3-ubyte"),
+        idx(&[20, 28, 28], &pixels),
+    )
+    .unwrap();
+    std::fs::write(data.join("train-labels-idx1-ubyte"), idx(&[20], &labels)).unwrap();
+    for model in ["gan", "vae"] {
+        let run = dir.path().join(model);
+        let out = vitrine(
+            &db,
+            &[
+                "train",
+                model,
+                "--data",
+                data.to_str().unwrap(),
+                "--run",
+                run.to_str().unwrap(),
+                "--epochs",
+                "1",
+                "--batch",
+                "4",
+                "--channels",
+                "2",
+                "--latent",
+                "4",
+            ],
+        );
+        assert!(out.status.success(), "{model}: {}", stderr(&out));
+        assert!(stderr(&out).contains("epoch   1"), "{}", stderr(&out));
+        assert!(run.join("samples/epoch-001.png").is_file());
+        assert!(run.join("metrics.json").is_file());
+    }
+    let missing = vitrine(
+        &db,
+        &["train", "gan", "--data", "/nonexistent", "--run", "r"],
+    );
+    assert_eq!(missing.status.code(), Some(2), "{}", stderr(&missing));
+    // A truncated image file: exit 2 naming the file and the problem.
+    std::fs::write(
+        data.join("train-images-idx3-ubyte"),
+        idx(&[20, 28, 28], &pixels[..1000]),
+    )
+    .unwrap();
+    let run = dir.path().join("r");
+    let bad = vitrine(
+        &db,
+        &[
+            "train",
+            "vae",
+            "--data",
+            data.to_str().unwrap(),
+            "--run",
+            run.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    let reason = stderr(&bad);
+    assert!(
+        reason.contains("train-images-idx3-ubyte") && reason.contains("truncated"),
+        "{reason}"
+    );
 }

@@ -12,7 +12,7 @@ pub use eval::{RecEvalConfig, RecModel, eval_rec};
 pub use explain::{Explanation, ExplanationSource, Reason};
 pub(crate) use serving::RecommenderSlot;
 pub use serving::{MAX_K, Recommendations, Recommended, Strategy};
-pub use train::{RecSource, RecTrainConfig, load_sequences, train_rec};
+pub use train::{RecAttributes, RecSource, RecTrainConfig, load_sequences, train_rec};
 pub(crate) use training::Trainings;
 pub use training::{Training, TrainingRequest, TrainingState};
 pub use vitrine_recsys::{

@@ -13,7 +13,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use vitrine_core::{Error as CoreError, EventKind, EventQuery, ProductQuery, Store};
 use vitrine_recsys::{
-    ItemKnn, ItemKnnConfig, PAD, Popularity, RunDir, SasRecScorer, Scorer, Sequences, Together,
+    Combined, ItemKnn, ItemKnnConfig, PAD, Popularity, RunDir, SasRecScorer, Scorer, Sequences,
+    Together,
 };
 
 use super::explain::{ANCHOR_CANDIDATES, Anchor, Explanation, Target, basis, explain, strength};
@@ -124,9 +125,10 @@ impl Served {
                     ))
                     .into());
                 }
+                // Concurrent requests share the network's forward passes.
                 (
                     Sequences::from_items_and_pairs(items, pairs),
-                    Box::new(scorer),
+                    Box::new(Combined::new(scorer)),
                 )
             }
             None => {

@@ -5,8 +5,10 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
+use vitrine_core::ProductQuery;
 use vitrine_recsys::{
-    RunDir, SasRecConfig, SasRecScorer, Sequences, TrainConfig, TrainProgress, train,
+    ItemAttributes, RunDir, SasRecConfig, SasRecScorer, Sequences, TrainConfig, TrainProgress,
+    train,
 };
 
 use super::eval::{evaluate_all, published};
@@ -18,6 +20,18 @@ pub enum RecSource {
     /// A file in the S3-Rec format.
     File(PathBuf),
     /// Every view, cart and purchase in the store, per shopper in time order.
+    Store,
+}
+
+/// Where the items' attributes come from, when the model is to use them.
+#[derive(Debug, Clone, Default)]
+pub enum RecAttributes {
+    /// None: the model sees items only (the paper's SASRec).
+    #[default]
+    None,
+    /// An S3-Rec `*_item2attributes.json` file (gzip when it ends in `.gz`).
+    File(PathBuf),
+    /// The store's products: each item's brand and category.
     Store,
 }
 
@@ -43,19 +57,65 @@ impl Engine {
             self.store(),
         )?))
     }
+
+    /// The brand and category of every product among `data`'s items (`brand:…`,
+    /// `category:…`), the model's item attributes.
+    pub fn product_attributes(&self, data: &Sequences) -> Result<ItemAttributes> {
+        let mut pairs = Vec::new();
+        let mut offset = 0;
+        loop {
+            let page = self.store().list_products(&ProductQuery {
+                limit: crate::MAX_PAGE,
+                offset,
+                ..ProductQuery::default()
+            })?;
+            if page.items.is_empty() {
+                break;
+            }
+            offset += page.items.len() as u64;
+            for p in page.items {
+                if let Some(brand) = p.brand.filter(|b| !b.trim().is_empty()) {
+                    pairs.push((p.id.clone(), format!("brand:{}", brand.trim())));
+                }
+                if let Some(category) = p.category.filter(|c| !c.trim().is_empty()) {
+                    pairs.push((p.id, format!("category:{}", category.trim())));
+                }
+            }
+        }
+        Ok(ItemAttributes::from_pairs(data, pairs))
+    }
 }
 
-/// Loads the sequences of `source` (the store's through `engine`).
-pub fn load_sequences(source: &RecSource, engine: Option<&Engine>) -> Result<(Sequences, String)> {
-    match (source, engine) {
-        (RecSource::File(path), _) => {
-            Ok((Sequences::read_s3rec(path)?, path.display().to_string()))
-        }
-        (RecSource::Store, Some(engine)) => Ok((engine.interaction_sequences()?, "store".into())),
-        (RecSource::Store, None) => Err(crate::Error::Format(
-            "training from the store needs the database".into(),
-        )),
+/// Loads the sequences of `source` (the store's through `engine`) with the items' attributes
+/// of `attributes`.
+pub fn load_sequences(
+    source: &RecSource,
+    attributes: &RecAttributes,
+    engine: Option<&Engine>,
+) -> Result<(Sequences, String)> {
+    let needs_store = || {
+        crate::Error::Format("training from the store or its products needs the database".into())
+    };
+    let (mut data, name) = match (source, engine) {
+        (RecSource::File(path), _) => (Sequences::read_s3rec(path)?, path.display().to_string()),
+        (RecSource::Store, Some(engine)) => (engine.interaction_sequences()?, "store".into()),
+        (RecSource::Store, None) => return Err(needs_store()),
+    };
+    let attributes = match (attributes, engine) {
+        (RecAttributes::None, _) => return Ok((data, name)),
+        (RecAttributes::File(path), _) => ItemAttributes::read_s3rec(path, &data)?,
+        (RecAttributes::Store, Some(engine)) => engine.product_attributes(&data)?,
+        (RecAttributes::Store, None) => return Err(needs_store()),
+    };
+    if attributes.is_empty() {
+        return Err(vitrine_core::Error::invalid(
+            "attributes",
+            "none of the items has an attribute (a brand or a category) to learn from",
+        )
+        .into());
     }
+    data.set_attributes(attributes)?;
+    Ok((data, name))
 }
 
 /// Trains (or resumes) the run, then measures its best weights; returns `metrics.json`.
@@ -69,6 +129,7 @@ pub fn train_rec(
 ) -> Result<Value> {
     let model = SasRecConfig {
         n_items: data.n_items(),
+        attributes: data.attributes().map_or(0, ItemAttributes::len),
         ..config.model.clone()
     };
     let run = RunDir::new(&config.run);
@@ -88,6 +149,7 @@ pub fn train_rec(
         "users": data.len(),
         "items": data.n_items(),
         "interactions": data.interactions(),
+        "items_with_attributes": data.attributes().map(ItemAttributes::items_with_attributes),
         "model": model,
         "train": config.train,
         "epochs": state.history,

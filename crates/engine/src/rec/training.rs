@@ -14,10 +14,11 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use vitrine_core::Error as CoreError;
 use vitrine_recsys::{
-    EpochRecord, Loss, RunConfig, RunDir, SasRecConfig, TrainConfig, TrainProgress, train_part,
+    EpochRecord, ItemAttributes, Loss, RunConfig, RunDir, SasRecConfig, TrainConfig, TrainProgress,
+    train_part,
 };
 
-use super::train::{RecSource, RecTrainConfig, train_rec};
+use super::train::{RecAttributes, RecSource, RecTrainConfig, load_sequences, train_rec};
 use crate::{Engine, Error, Result};
 
 /// What the data of a store-trained run is called in its `config.json`.
@@ -52,6 +53,10 @@ pub struct TrainingRequest {
     pub heads: Option<usize>,
     /// Dropout, 0 to below 1 (default 0.2).
     pub dropout: Option<f64>,
+    /// Add each item's brand and category from the store's products to its embedding (default
+    /// false: items only, the paper's SASRec).
+    #[serde(default)]
+    pub attributes: bool,
     /// Recommend with this run once it is trained (default false).
     #[serde(default)]
     pub serve: bool,
@@ -204,6 +209,7 @@ fn settings(request: &TrainingRequest) -> Result<(SasRecConfig, TrainConfig)> {
         heads: in_range("heads", request.heads.unwrap_or(shape.heads), 1, 64)?,
         blocks: in_range("blocks", request.blocks.unwrap_or(shape.blocks), 1, 8)?,
         dropout: request.dropout.unwrap_or(shape.dropout),
+        attributes: 0,
     };
     if !model.hidden.is_multiple_of(model.heads) {
         return Err(invalid("heads", "must divide hidden"));
@@ -270,7 +276,12 @@ impl Engine {
             ))
             .into());
         }
-        let data = self.interaction_sequences()?;
+        let attributes = if request.attributes {
+            RecAttributes::Store
+        } else {
+            RecAttributes::None
+        };
+        let (data, _) = load_sequences(&RecSource::Store, &attributes, Some(self))?;
         if !data.iter().any(|s| train_part(s).len() >= 2) {
             return Err(CoreError::invalid(
                 "run",
@@ -280,6 +291,7 @@ impl Engine {
             .into());
         }
         model.n_items = data.n_items();
+        model.attributes = data.attributes().map_or(0, ItemAttributes::len);
         let config = RecTrainConfig {
             source: RecSource::Store,
             run: run.clone(),

@@ -6,8 +6,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Mutex;
 
 use vitrine_recsys::{
-    Loss, Popularity, Protocol, RunDir, SasRecConfig, SasRecScorer, Sequences, Stage, TrainConfig,
-    TrainProgress, evaluate, train,
+    ItemAttributes, Loss, Popularity, Protocol, RunDir, SasRecConfig, SasRecScorer, Sequences,
+    Stage, TrainConfig, TrainProgress, evaluate, train,
 };
 
 /// burn's CPU backend seeds one random generator for the process: tests that train take turns,
@@ -35,6 +35,7 @@ fn tiny(n_items: usize) -> SasRecConfig {
         heads: 2,
         blocks: 1,
         dropout: 0.1,
+        attributes: 0,
     }
 }
 
@@ -219,4 +220,70 @@ fn a_cancelled_run_stops_after_the_batch_and_keeps_its_finished_epochs() {
     let resumed =
         train(&data, "ring", &model, &config, &run, &mut |_| {}, &|| false).expect("resumes");
     assert_eq!(resumed.history.len(), 3);
+}
+
+#[test]
+fn attributes_train_into_the_run_and_are_checked_when_loaded() {
+    let _turn = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
+    let mut data = ring();
+    // Each ring item has a "brand" shared with its neighbour and one of three "categories".
+    let pairs: Vec<(String, String)> = (0..20)
+        .flat_map(|i| {
+            [
+                (format!("i{i}"), format!("brand:{}", i / 2)),
+                (format!("i{i}"), format!("category:{}", i % 3)),
+            ]
+        })
+        .collect();
+    let attributes = ItemAttributes::from_pairs(&data, pairs);
+    assert_eq!(attributes.len(), 13);
+    let dir = tempfile::tempdir().unwrap();
+    let run = RunDir::new(dir.path().join("run"));
+    // A model told of no attributes while the data has them is refused, and the other way.
+    data.set_attributes(attributes.clone()).expect("same items");
+    let err = train(
+        &data,
+        "ring",
+        &tiny(data.n_items()),
+        &settings(1, Loss::Softmax),
+        &run,
+        &mut |_| {},
+        &|| false,
+    )
+    .expect_err("attribute count differs");
+    assert!(err.to_string().contains("attribute count"), "{err}");
+    let err = Sequences::from_pairs([("u", "x")])
+        .set_attributes(attributes.clone())
+        .expect_err("other items");
+    assert!(err.to_string().contains("cover 20 items"), "{err}");
+
+    let model = SasRecConfig {
+        attributes: attributes.len(),
+        ..tiny(data.n_items())
+    };
+    let state = train(
+        &data,
+        "ring",
+        &model,
+        &settings(8, Loss::Softmax),
+        &run,
+        &mut |_| {},
+        &|| false,
+    )
+    .expect("trains");
+    assert!(state.finished);
+    assert_eq!(run.attributes().unwrap().as_ref(), Some(&attributes));
+    let scorer = SasRecScorer::load(&run).expect("loads");
+    let test = evaluate(&scorer, &data, Stage::Test, Protocol::Full, 1, &|_, _| {});
+    assert!(test.metrics["HR@5"] > 0.9, "{:?}", test.metrics);
+
+    // attributes.json that does not match config.json is refused with the file named.
+    let other = ItemAttributes::from_pairs(&data, [("i1", "brand:x")]);
+    std::fs::write(
+        run.path().join("attributes.json"),
+        serde_json::to_string(&other).unwrap(),
+    )
+    .unwrap();
+    let err = SasRecScorer::load(&run).expect_err("mismatch");
+    assert!(err.to_string().contains("attributes.json"), "{err}");
 }

@@ -1,15 +1,13 @@
 //! Generated content: descriptions, ad creatives and SEO tags written for a product and stored
 //! as drafts; the review of drafts; batch jobs with their progress as server-sent events.
 
-use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::response::sse::{Event, KeepAlive, Sse};
-use futures_util::stream;
+use axum::response::sse::Event;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use vitrine_core::{
@@ -19,6 +17,7 @@ use vitrine_engine::options::{AdOptions, Channel, DescriptionOptions, Tone};
 use vitrine_engine::{DescriptionJob, Generated};
 
 use crate::extract::{Json, Path, Query};
+use crate::sse::{Turn, polled};
 use crate::{ApiError, AppState, ErrorBody};
 
 /// How often a job's event stream looks at the job.
@@ -504,64 +503,34 @@ pub(crate) async fn job_events(
         let id = id.clone();
         state.engine(move |engine| engine.job(&id)).await?
     };
-    struct Watch {
-        state: AppState,
-        id: String,
-        last: Option<Job>,
-        opened: std::time::Instant,
-        first_finished: u64,
-        ended: bool,
-    }
-    let watch = Watch {
-        state,
-        id,
-        last: None,
-        opened: std::time::Instant::now(),
-        first_finished: first.done + first.failed,
-        ended: false,
-    };
-    let events = stream::unfold(watch, |mut w| async move {
-        if w.ended {
-            return None;
-        }
-        loop {
-            let id = w.id.clone();
-            let job = match w.state.engine(move |engine| engine.job(&id)).await {
-                Ok(job) => job,
-                Err(e) => {
-                    w.ended = true;
-                    let body = serde_json::to_string(&e.body()).unwrap_or_default();
-                    return Some((
-                        Ok::<_, Infallible>(Event::default().event("error").data(body)),
-                        w,
-                    ));
-                }
+    let opened = std::time::Instant::now();
+    let first_finished = first.done + first.failed;
+    let mut last: Option<(u64, u64, JobStatus)> = None;
+    let turn = move |job: Job| {
+        let now = (job.done, job.failed, job.status);
+        if last == Some(now) {
+            return Turn {
+                events: Vec::new(),
+                end: false,
             };
-            let changed = w
-                .last
-                .as_ref()
-                .is_none_or(|l| (l.done, l.failed, l.status) != (job.done, job.failed, job.status));
-            if changed {
-                w.last = Some(job.clone());
-                let finished_here = (job.done + job.failed).saturating_sub(w.first_finished);
-                let minutes = w.opened.elapsed().as_secs_f64() / 60.0;
-                let rate = if minutes > 0.0 {
-                    finished_here as f64 / minutes
-                } else {
-                    0.0
-                };
-                let mut data = serde_json::to_value(&job).unwrap_or_default();
-                data["items_per_minute"] = serde_json::json!((rate * 10.0).round() / 10.0);
-                let name = if job.status.is_finished() {
-                    w.ended = true;
-                    "end"
-                } else {
-                    "progress"
-                };
-                return Some((Ok(Event::default().event(name).data(data.to_string())), w));
-            }
-            tokio::time::sleep(POLL).await;
         }
-    });
-    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+        last = Some(now);
+        let finished_here = (job.done + job.failed).saturating_sub(first_finished);
+        let minutes = opened.elapsed().as_secs_f64() / 60.0;
+        let rate = if minutes > 0.0 {
+            finished_here as f64 / minutes
+        } else {
+            0.0
+        };
+        let mut data = serde_json::to_value(&job).unwrap_or_default();
+        data["items_per_minute"] = serde_json::json!((rate * 10.0).round() / 10.0);
+        let end = job.status.is_finished();
+        let name = if end { "end" } else { "progress" };
+        Turn {
+            events: vec![Event::default().event(name).data(data.to_string())],
+            end,
+        }
+    };
+    let read = move |engine: &vitrine_engine::Engine| engine.job(&id);
+    Ok(polled(state, POLL, Some(first), read, turn))
 }

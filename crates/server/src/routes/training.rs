@@ -1,17 +1,16 @@
 //! `/v1/trainings`: training the recommender in the background (admin): start or resume a run
 //! on the store's events, watch it as server-sent events, cancel it, list the runs.
 
-use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::response::sse::{Event, KeepAlive, Sse};
-use futures_util::stream;
+use axum::response::sse::Event;
 use vitrine_engine::rec::{Training, TrainingRequest, TrainingState};
 
 use crate::extract::{Json, Path};
+use crate::sse::{Turn, polled};
 use crate::{ApiError, AppState, ErrorBody};
 
 /// How often a training's event stream looks at it.
@@ -123,67 +122,26 @@ pub(crate) async fn events(
         let run = run.clone();
         state.engine(move |engine| engine.training(&run)).await?
     };
-    struct Watch {
-        state: AppState,
-        run: String,
-        /// Updates already sent, and epochs already sent.
-        updates: Option<u64>,
-        epochs: usize,
-        /// Events made but not yet sent.
-        queue: std::collections::VecDeque<Event>,
-        ended: bool,
-        first: Option<Training>,
-    }
-    let watch = Watch {
-        state,
-        run,
-        updates: None,
-        epochs: first.history.len(),
-        queue: Default::default(),
-        ended: false,
-        first: Some(first),
-    };
-    let events = stream::unfold(watch, |mut w| async move {
-        loop {
-            if let Some(event) = w.queue.pop_front() {
-                return Some((Ok::<_, Infallible>(event), w));
-            }
-            if w.ended {
-                return None;
-            }
-            let training = match w.first.take() {
-                Some(first) => first,
-                None => {
-                    tokio::time::sleep(POLL).await;
-                    let run = w.run.clone();
-                    match w.state.engine(move |engine| engine.training(&run)).await {
-                        Ok(t) => t,
-                        Err(e) => {
-                            w.ended = true;
-                            let body = serde_json::to_string(&e.body()).unwrap_or_default();
-                            w.queue
-                                .push_back(Event::default().event("error").data(body));
-                            continue;
-                        }
-                    }
-                }
-            };
-            for record in training.history.iter().skip(w.epochs) {
-                let data = serde_json::to_string(record).unwrap_or_default();
-                w.queue
-                    .push_back(Event::default().event("epoch").data(data));
-            }
-            w.epochs = w.epochs.max(training.history.len());
-            let data = serde_json::to_string(&training).unwrap_or_default();
-            if training.state != TrainingState::Running {
-                w.ended = true;
-                w.queue.push_back(Event::default().event("end").data(data));
-            } else if w.updates != Some(training.updates) {
-                w.updates = Some(training.updates);
-                w.queue
-                    .push_back(Event::default().event("progress").data(data));
-            }
+    // Updates already sent, and epochs already sent.
+    let mut updates: Option<u64> = None;
+    let mut epochs = first.history.len();
+    let turn = move |training: Training| {
+        let mut events = Vec::new();
+        for record in training.history.iter().skip(epochs) {
+            let data = serde_json::to_string(record).unwrap_or_default();
+            events.push(Event::default().event("epoch").data(data));
         }
-    });
-    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+        epochs = epochs.max(training.history.len());
+        let data = serde_json::to_string(&training).unwrap_or_default();
+        let end = training.state != TrainingState::Running;
+        if end {
+            events.push(Event::default().event("end").data(data));
+        } else if updates != Some(training.updates) {
+            updates = Some(training.updates);
+            events.push(Event::default().event("progress").data(data));
+        }
+        Turn { events, end }
+    };
+    let read = move |engine: &vitrine_engine::Engine| engine.training(&run);
+    Ok(polled(state, POLL, Some(first), read, turn))
 }

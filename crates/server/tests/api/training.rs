@@ -182,6 +182,40 @@ async fn a_run_streams_its_epochs_is_cancelled_resumes_and_a_finished_one_is_ser
 }
 
 #[tokio::test]
+async fn a_run_learns_from_the_products_brands_and_categories() {
+    let app = TestApp::new();
+    ring_events(&app).await;
+    let mut run = tiny("attributes");
+    run["epochs"] = json!(2);
+    run["attributes"] = json!(true);
+    run["serve"] = json!(true);
+    // The events name products the catalog does not have yet: nothing to learn from.
+    let message = start(&app, run.clone()).await.assert_error(422, "invalid");
+    assert!(message.starts_with("attributes"), "{message}");
+    for p in 0..8 {
+        app.product(json!({
+            "id": format!("p{p}"),
+            "title": format!("Product {p}"),
+            "brand": format!("Brand {}", p / 2),
+            "category": if p % 2 == 0 { "Shoes" } else { "Bags" },
+            "price": "10.00",
+            "currency": "EUR",
+        }))
+        .await;
+    }
+    assert_eq!(start(&app, run).await.status, StatusCode::ACCEPTED);
+    let done = wait_end(&app, "attributes").await;
+    assert_eq!(done["state"], "done", "{done}");
+    assert!(done["test"]["NDCG@10"].is_number(), "{done}");
+    let recs = app
+        .get("/v1/shoppers/s1/recommendations?k=3", &app.reader)
+        .await
+        .json();
+    assert_eq!(recs["model"], "sasrec", "{recs}");
+    assert_eq!(recs["items"].as_array().unwrap().len(), 3, "{recs}");
+}
+
+#[tokio::test]
 async fn bad_settings_and_unknown_runs_are_refused() {
     let app = TestApp::new();
     for (body, field) in [

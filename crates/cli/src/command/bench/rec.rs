@@ -12,7 +12,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use vitrine_engine::import::ImportOptions;
-use vitrine_engine::rec::{RecSource, Sequences, load_sequences};
+use vitrine_engine::rec::{RecAttributes, RecSource, Sequences, load_sequences};
 use vitrine_engine::{Engine, EngineConfig};
 
 use super::child::{self, Scratch};
@@ -53,7 +53,11 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
-    let (data, _) = load_sequences(&RecSource::File(args.data.clone()), None)?;
+    let (data, _) = load_sequences(
+        &RecSource::File(args.data.clone()),
+        &RecAttributes::None,
+        None,
+    )?;
     let dataset = args
         .data
         .file_name()

@@ -1,0 +1,44 @@
+//! Errors of the image models.
+
+use std::path::PathBuf;
+
+/// What can go wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file or folder could not be read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// A data file is malformed; the message names the problem.
+    #[error("{}: {reason}", path.display())]
+    Data {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Training was cancelled; the run resumes after its last finished epoch.
+    #[error(
+        "training was cancelled; the run keeps its first {epoch} epochs and resumes from there"
+    )]
+    Cancelled {
+        /// Epochs finished and kept.
+        epoch: usize,
+    },
+}
+
+impl From<vitrine_ml::CheckpointError> for Error {
+    fn from(e: vitrine_ml::CheckpointError) -> Self {
+        match e {
+            vitrine_ml::CheckpointError::Io { path, source } => Self::Io { path, source },
+            vitrine_ml::CheckpointError::Corrupt { path, reason } => Self::Data { path, reason },
+        }
+    }
+}
+
+/// Results of this crate.
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,653 @@
+//! Training the conditional GAN or the conditional VAE, one artifact directory per run.
+//!
+//! - GAN: per batch, one discriminator step on real images (target `real_target`, 0.9 by
+//!   default: one-sided label smoothing) and on generated ones (target 0), then one generator
+//!   step with the non-saturating loss; Adam with β₁ = 0.5 as in DCGAN. Pixels are scaled to
+//!   [-1, 1] to match the generator's tanh.
+//! - VAE: per batch, one Adam step on reconstruction BCE plus KL; pixels in [0, 1].
+//!
+//! A run directory holds `config.json` (model and training settings, data), the weights
+//! (`generator.bpk` and `discriminator.bpk`, or `vae.bpk`) with their optimizers' state,
+//! `state.json` (every finished epoch), `metrics.json`, `samples/epoch-NNN.png` (one row per
+//! category, the same noise every epoch) and `loss.png`. Training again into the same directory
+//! resumes after the last finished epoch; each epoch seeds its shuffle and its noise from the
+//! run's seed and the epoch number, so a resumed run continues as an uninterrupted one would.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use burn::tensor::activation::sigmoid;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+use vitrine_ml::checkpoint::{load_module, read, read_json, save_module, write_atomic, write_json};
+
+use crate::data::Images;
+use crate::gan::{Discriminator, GanConfig, Generator, SIDE};
+use crate::grid::grid;
+use crate::loss::{discriminator_loss, generator_loss, vae_loss};
+use crate::vae::{Vae, VaeConfig};
+use crate::{Error, Result};
+
+/// Samples per category in each epoch's picture.
+pub const SAMPLES_PER_CLASS: usize = 8;
+
+/// Which model, with its shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum ModelConfig {
+    /// The conditional DCGAN.
+    Gan(GanConfig),
+    /// The conditional VAE.
+    Vae(VaeConfig),
+}
+
+impl ModelConfig {
+    /// Categories the model knows.
+    pub fn classes(&self) -> usize {
+        match self {
+            Self::Gan(c) => c.classes,
+            Self::Vae(c) => c.classes,
+        }
+    }
+
+    /// `gan` or `vae`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Gan(_) => "gan",
+            Self::Vae(_) => "vae",
+        }
+    }
+}
+
+/// How to train.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Most epochs.
+    pub epochs: usize,
+    /// Images per batch.
+    pub batch: usize,
+    /// Adam's learning rate.
+    pub lr: f64,
+    /// Adam's β₁.
+    pub beta1: f64,
+    /// Seed of the initial weights, the shuffles and the noise.
+    pub seed: u64,
+    /// GAN: the discriminator's target for real images (1, or 0.9 for one-sided label
+    /// smoothing). Unused by the VAE.
+    pub real_target: f64,
+    /// Training time budget in minutes; `None` for no limit.
+    pub max_minutes: Option<f64>,
+}
+
+impl TrainConfig {
+    /// DCGAN's settings: Adam at 2e-4 with β₁ = 0.5, batches of 64, label smoothing 0.9.
+    pub fn gan() -> Self {
+        Self {
+            epochs: 10,
+            batch: 64,
+            lr: 2e-4,
+            beta1: 0.5,
+            seed: 1,
+            real_target: 0.9,
+            max_minutes: Some(20.0),
+        }
+    }
+
+    /// The VAE's: Adam at 1e-3, batches of 64.
+    pub fn vae() -> Self {
+        Self {
+            epochs: 10,
+            batch: 64,
+            lr: 1e-3,
+            beta1: 0.9,
+            seed: 1,
+            real_target: 1.0,
+            max_minutes: Some(20.0),
+        }
+    }
+}
+
+/// The run's `config.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    /// The model and its shape.
+    pub model: ModelConfig,
+    /// How it is trained.
+    pub train: TrainConfig,
+    /// Where the images came from.
+    pub data: String,
+    /// Images trained on.
+    pub images: usize,
+    /// The category names, by label.
+    pub classes: Vec<String>,
+}
+
+/// One finished epoch.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// 1-based.
+    pub epoch: usize,
+    /// Mean losses of the epoch's batches, by name (`d_loss`, `g_loss`, `d_real`, `d_fake`
+    /// for the GAN: the last two are the discriminator's mean probability of "real"; `loss`,
+    /// `reconstruction`, `kl` for the VAE).
+    pub losses: BTreeMap<String, f64>,
+    /// Seconds of training.
+    pub train_seconds: f64,
+    /// Images trained on per second.
+    pub images_per_second: f64,
+}
+
+/// What a run directory says about its training.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TrainState {
+    /// Every finished epoch.
+    pub history: Vec<EpochRecord>,
+    /// Whether training stopped for good (epochs or time spent).
+    pub finished: bool,
+    /// Why it stopped, once it has.
+    pub stopped: Option<String>,
+}
+
+/// Progress reports.
+#[derive(Debug, Clone)]
+pub enum TrainProgress {
+    /// A checkpoint was found: training continues after `epoch`.
+    Resumed {
+        /// The last finished epoch.
+        epoch: usize,
+    },
+    /// A batch finished.
+    Batch {
+        /// The epoch.
+        epoch: usize,
+        /// Batches done in this epoch.
+        done: usize,
+        /// Batches in the epoch.
+        total: usize,
+    },
+    /// An epoch finished.
+    Epoch(EpochRecord),
+}
+
+/// Files of a run directory.
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    root: PathBuf,
+}
+
+impl RunDir {
+    /// The run directory at `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.root
+    }
+
+    pub(crate) fn file(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    /// Reads `config.json`.
+    pub fn config(&self) -> Result<RunConfig> {
+        Ok(read_json(&self.file("config.json"))?)
+    }
+
+    /// Reads `state.json`, or `None` before the first epoch finished.
+    pub fn state(&self) -> Result<Option<TrainState>> {
+        let path = self.file("state.json");
+        if path.exists() {
+            Ok(Some(read_json(&path)?))
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Writes `metrics.json` (replacing it whole, never half-written).
+    pub fn write_metrics<T: Serialize>(&self, metrics: &T) -> Result<()> {
+        Ok(write_json(&self.file("metrics.json"), metrics)?)
+    }
+
+    fn write_plot(&self, history: &[EpochRecord]) -> Result<()> {
+        use vitrine_ml::{Panel, Series};
+        let names: Vec<&String> = history
+            .first()
+            .map(|e| e.losses.keys().collect())
+            .unwrap_or_default();
+        let series = |keep: &dyn Fn(&str) -> bool| -> Vec<Series> {
+            names
+                .iter()
+                .filter(|n| keep(n))
+                .map(|n| Series {
+                    name: (*n).clone(),
+                    points: history
+                        .iter()
+                        .map(|e| (e.epoch as f64, e.losses.get(*n).copied().unwrap_or(0.0)))
+                        .collect(),
+                })
+                .collect()
+        };
+        let panels = vec![
+            Panel {
+                title: "Losses".into(),
+                y_label: "mean per batch".into(),
+                series: series(&|n| !n.starts_with("d_real") && !n.starts_with("d_fake")),
+            },
+            Panel {
+                title: "Discriminator".into(),
+                y_label: "mean P(real)".into(),
+                series: series(&|n| n == "d_real" || n == "d_fake"),
+            },
+        ];
+        let panels: Vec<Panel> = panels
+            .into_iter()
+            .filter(|p| !p.series.is_empty())
+            .collect();
+        let path = self.file("loss.png");
+        vitrine_ml::write_panels(&path, "Training", "epoch", &panels).map_err(|e| Error::Data {
+            path,
+            reason: e.to_string(),
+        })
+    }
+}
+
+/// The models being trained, with their optimizers. One value lives per training, so the
+/// variants' difference in size costs nothing.
+#[allow(clippy::large_enum_variant)]
+enum Models {
+    Gan {
+        config: GanConfig,
+        g: Generator,
+        d: Discriminator,
+        opt_g: ModuleOptimizer,
+        opt_d: ModuleOptimizer,
+    },
+    Vae {
+        config: VaeConfig,
+        vae: Vae,
+        opt: ModuleOptimizer,
+    },
+}
+
+impl Models {
+    fn new(model: &ModelConfig, train: &TrainConfig, device: &Device) -> Self {
+        let adam = || AdamConfig::new().with_beta_1(train.beta1 as f32).init();
+        match model {
+            ModelConfig::Gan(config) => Self::Gan {
+                config: config.clone(),
+                g: Generator::new(config, device),
+                d: Discriminator::new(config, device),
+                opt_g: adam(),
+                opt_d: adam(),
+            },
+            ModelConfig::Vae(config) => Self::Vae {
+                config: config.clone(),
+                vae: Vae::new(config, device),
+                opt: adam(),
+            },
+        }
+    }
+
+    /// One batch's updates; the named losses.
+    fn step(
+        self,
+        real: Tensor<4>,
+        labels: Tensor<1, Int>,
+        train: &TrainConfig,
+    ) -> (Self, Vec<(&'static str, f64)>) {
+        let scalar = |t: Tensor<1>| f64::from(t.into_scalar::<f32>());
+        match self {
+            Self::Gan {
+                config,
+                g,
+                mut d,
+                mut opt_g,
+                mut opt_d,
+            } => {
+                let b = labels.dims()[0];
+                let device = labels.device();
+                // Discriminator: real against generated (the generator held still).
+                let noise = Tensor::<2>::random(
+                    [b, config.latent],
+                    Distribution::Normal(0.0, 1.0),
+                    &device,
+                );
+                let fake = g.forward(noise, labels.clone()).detach();
+                let real_logits = d.forward(real * 2.0 - 1.0, labels.clone());
+                let fake_logits = d.forward(fake, labels.clone());
+                let d_real = scalar(sigmoid(real_logits.clone()).mean());
+                let d_fake = scalar(sigmoid(fake_logits.clone()).mean());
+                let d_loss = discriminator_loss(real_logits, fake_logits, train.real_target);
+                let d_value = scalar(d_loss.clone());
+                let grads = GradientsParams::from_grads(d_loss.backward(), &d);
+                d = opt_d.step(train.lr, d, grads);
+                // Generator: make the discriminator say "real".
+                let noise = Tensor::<2>::random(
+                    [b, config.latent],
+                    Distribution::Normal(0.0, 1.0),
+                    &device,
+                );
+                let g_loss = generator_loss(d.forward(g.forward(noise, labels.clone()), labels));
+                let g_value = scalar(g_loss.clone());
+                let grads = GradientsParams::from_grads(g_loss.backward(), &g);
+                let g = opt_g.step(train.lr, g, grads);
+                (
+                    Self::Gan {
+                        config,
+                        g,
+                        d,
+                        opt_g,
+                        opt_d,
+                    },
+                    vec![
+                        ("d_loss", d_value),
+                        ("g_loss", g_value),
+                        ("d_real", d_real),
+                        ("d_fake", d_fake),
+                    ],
+                )
+            }
+            Self::Vae {
+                config,
+                vae,
+                mut opt,
+            } => {
+                let (logits, mean, log_var) = vae.forward(real.clone(), labels);
+                let (loss, reconstruction, kl) = vae_loss(logits, real, mean, log_var);
+                let values = vec![
+                    ("loss", scalar(loss.clone())),
+                    ("reconstruction", scalar(reconstruction)),
+                    ("kl", scalar(kl)),
+                ];
+                let grads = GradientsParams::from_grads(loss.backward(), &vae);
+                let vae = opt.step(train.lr, vae, grads);
+                (Self::Vae { config, vae, opt }, values)
+            }
+        }
+    }
+
+    /// Pixels (0 to 255) of `SAMPLES_PER_CLASS` images per category, category by category,
+    /// from the fixed noise of `seed`, generated in inference mode on `plain`.
+    fn samples(&self, seed: u64, plain: &Device) -> Vec<u8> {
+        match self {
+            Self::Gan { config, g, .. } => {
+                let (noise, labels) = fixed_inputs(config.classes, config.latent, seed, plain);
+                let images = g.valid().forward(noise, labels);
+                to_pixels((images + 1.0) * 127.5)
+            }
+            Self::Vae { config, vae, .. } => {
+                let (noise, labels) = fixed_inputs(config.classes, config.latent, seed, plain);
+                let images = sigmoid(vae.valid().decoder.forward(noise, labels));
+                to_pixels(images * 255.0)
+            }
+        }
+    }
+
+    fn save(&self, run: &RunDir) -> Result<()> {
+        match self {
+            Self::Gan {
+                g, d, opt_g, opt_d, ..
+            } => {
+                save_module(&g.valid(), &run.file("generator.bpk"))?;
+                save_module(&d.valid(), &run.file("discriminator.bpk"))?;
+                save_optimizer(opt_g, &run.file("optim-generator.bpk"))?;
+                save_optimizer(opt_d, &run.file("optim-discriminator.bpk"))
+            }
+            Self::Vae { vae, opt, .. } => {
+                save_module(&vae.valid(), &run.file("vae.bpk"))?;
+                save_optimizer(opt, &run.file("optim-vae.bpk"))
+            }
+        }
+    }
+
+    fn load(self, run: &RunDir) -> Result<Self> {
+        Ok(match self {
+            Self::Gan {
+                config,
+                g,
+                d,
+                opt_g,
+                opt_d,
+            } => Self::Gan {
+                config,
+                g: load_module(g, &run.file("generator.bpk"))?,
+                d: load_module(d, &run.file("discriminator.bpk"))?,
+                opt_g: load_optimizer(opt_g, &run.file("optim-generator.bpk"))?,
+                opt_d: load_optimizer(opt_d, &run.file("optim-discriminator.bpk"))?,
+            },
+            Self::Vae { config, vae, opt } => Self::Vae {
+                config,
+                vae: load_module(vae, &run.file("vae.bpk"))?,
+                opt: load_optimizer(opt, &run.file("optim-vae.bpk"))?,
+            },
+        })
+    }
+}
+
+fn save_optimizer(optim: &ModuleOptimizer, path: &Path) -> Result<()> {
+    let bytes = optim.into_bytes().map_err(|e| Error::Data {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
+    Ok(write_atomic(path, &bytes[..])?)
+}
+
+fn load_optimizer(optim: ModuleOptimizer, path: &Path) -> Result<ModuleOptimizer> {
+    let bytes = read(path)?;
+    optim
+        .from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
+        .map_err(|e| Error::Data {
+            path: path.to_owned(),
+            reason: format!("not an optimizer checkpoint ({e})"),
+        })
+}
+
+/// The same noise `[classes * SAMPLES_PER_CLASS, latent]` for a seed, with labels row by row.
+pub(crate) fn fixed_inputs(
+    classes: usize,
+    latent: usize,
+    seed: u64,
+    device: &Device,
+) -> (Tensor<2>, Tensor<1, Int>) {
+    let n = classes * SAMPLES_PER_CLASS;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let noise: Vec<f32> = (0..n * latent)
+        .map(|_| {
+            // Box–Muller: a standard normal from two uniforms.
+            let (u, v): (f32, f32) = (rng.random_range(f32::EPSILON..1.0), rng.random());
+            (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
+        })
+        .collect();
+    let labels: Vec<i64> = (0..n).map(|i| (i / SAMPLES_PER_CLASS) as i64).collect();
+    (
+        Tensor::from_data(TensorData::new(noise, [n, latent]), device),
+        Tensor::from_data(TensorData::new(labels, [n]), device),
+    )
+}
+
+/// Pixels of images `[N, 1, 28, 28]` already scaled to 0..255.
+pub(crate) fn to_pixels(images: Tensor<4>) -> Vec<u8> {
+    let values: Vec<f32> = images.try_into_vec_as().unwrap_or_default();
+    values
+        .iter()
+        .map(|v| v.round().clamp(0.0, 255.0) as u8)
+        .collect()
+}
+
+/// Trains `model` on `data` into `run`, resuming its checkpoint if there is one. `cancelled` is
+/// asked after every batch; when it says yes, training stops and the run keeps its finished
+/// epochs.
+pub fn train(
+    data: &Images,
+    source: &str,
+    model: &ModelConfig,
+    config: &TrainConfig,
+    run: &RunDir,
+    progress: &mut dyn FnMut(TrainProgress),
+    cancelled: &dyn Fn() -> bool,
+) -> Result<TrainState> {
+    check(data, model, config, run)?;
+    let run_config = RunConfig {
+        model: model.clone(),
+        train: config.clone(),
+        data: source.to_owned(),
+        images: data.len(),
+        classes: data.classes().to_vec(),
+    };
+    let unusable = |reason: String| Error::Data {
+        path: run.path().to_owned(),
+        reason,
+    };
+    std::fs::create_dir_all(run.file("samples")).map_err(|source| Error::Io {
+        path: run.path().to_owned(),
+        source,
+    })?;
+    let plain = Device::flex();
+    let device = plain.clone().autodiff();
+    device.seed(config.seed);
+    let mut models = Models::new(model, config, &device);
+    let mut state = TrainState::default();
+    match run.state()? {
+        Some(saved) => {
+            if run.config()? != run_config {
+                return Err(unusable(
+                    "holds a run with other settings or data; train into a new directory".into(),
+                ));
+            }
+            models = models.load(run)?;
+            progress(TrainProgress::Resumed {
+                epoch: saved.history.len(),
+            });
+            state = saved;
+        }
+        None => write_json(&run.file("config.json"), &run_config)?,
+    }
+    if state.finished {
+        return Ok(state);
+    }
+    let mut spent: f64 = state.history.iter().map(|e| e.train_seconds).sum();
+    let size = SIDE * SIDE;
+    for epoch in state.history.len() + 1..=config.epochs {
+        let started = Instant::now();
+        device.seed(config.seed.wrapping_add(epoch as u64));
+        let mut rng = StdRng::seed_from_u64(config.seed ^ (epoch as u64).rotate_left(32));
+        let mut order: Vec<usize> = (0..data.len()).collect();
+        order.shuffle(&mut rng);
+        // Whole batches only: batch norm needs more than one image, and every step sees the
+        // same batch size.
+        let batches: Vec<&[usize]> = order.chunks_exact(config.batch).collect();
+        let total = batches.len();
+        let mut sums: BTreeMap<String, f64> = BTreeMap::new();
+        for (done, batch) in batches.iter().enumerate() {
+            let mut pixels = Vec::with_capacity(batch.len() * size);
+            for &i in *batch {
+                pixels.extend(data.image(i).iter().map(|&p| f32::from(p) / 255.0));
+            }
+            let labels: Vec<i64> = batch.iter().map(|&i| i64::from(data.labels()[i])).collect();
+            let real = Tensor::<4>::from_data(
+                TensorData::new(pixels, [batch.len(), 1, SIDE, SIDE]),
+                &device,
+            );
+            let labels =
+                Tensor::<1, Int>::from_data(TensorData::new(labels, [batch.len()]), &device);
+            let (next, losses) = models.step(real, labels, config);
+            models = next;
+            for (name, value) in losses {
+                *sums.entry(name.to_owned()).or_default() += value;
+            }
+            progress(TrainProgress::Batch {
+                epoch,
+                done: done + 1,
+                total,
+            });
+            if cancelled() {
+                return Err(Error::Cancelled {
+                    epoch: state.history.len(),
+                });
+            }
+        }
+        let train_seconds = started.elapsed().as_secs_f64();
+        spent += train_seconds;
+        let record = EpochRecord {
+            epoch,
+            losses: sums
+                .into_iter()
+                .map(|(k, v)| (k, v / total as f64))
+                .collect(),
+            train_seconds,
+            images_per_second: (total * config.batch) as f64 / train_seconds.max(1e-9),
+        };
+        state.history.push(record.clone());
+        if epoch == config.epochs {
+            state.stopped = Some(format!("{epoch} epochs"));
+        } else if config.max_minutes.is_some_and(|m| spent >= m * 60.0) {
+            state.stopped = Some(format!("time budget spent ({spent:.0} s of training)"));
+        }
+        state.finished = state.stopped.is_some();
+        let samples = models.samples(config.seed, &plain);
+        let picture = grid(&samples, model.classes(), SAMPLES_PER_CLASS, SIDE, 1);
+        let path = run.file(&format!("samples/epoch-{epoch:03}.png"));
+        picture.save(&path).map_err(|e| Error::Data {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        // Weights before the state that names their epoch, each file atomically: a kill leaves
+        // the previous epoch's checkpoint or this one.
+        models.save(run)?;
+        write_json(&run.file("state.json"), &state)?;
+        run.write_plot(&state.history)?;
+        progress(TrainProgress::Epoch(record));
+        if state.finished {
+            break;
+        }
+    }
+    Ok(state)
+}
+
+fn check(data: &Images, model: &ModelConfig, config: &TrainConfig, run: &RunDir) -> Result<()> {
+    let bad = |reason: String| {
+        Err(Error::Data {
+            path: run.path().to_owned(),
+            reason,
+        })
+    };
+    if (data.height(), data.width()) != (SIDE, SIDE) {
+        return bad(format!(
+            "the models make {SIDE}×{SIDE} images; these are {}×{}",
+            data.width(),
+            data.height()
+        ));
+    }
+    if model.classes() != data.classes().len() {
+        return bad(format!(
+            "the model has {} categories, the images {}",
+            model.classes(),
+            data.classes().len()
+        ));
+    }
+    if config.epochs == 0 || config.batch < 2 {
+        return bad("epochs must be at least 1 and batch at least 2".into());
+    }
+    if data.len() < config.batch {
+        return bad(format!(
+            "{} images do not fill one batch of {}",
+            data.len(),
+            config.batch
+        ));
+    }
+    if !(config.lr > 0.0 && config.lr.is_finite() && (0.0..1.0).contains(&config.beta1)) {
+        return bad("the learning rate must be positive and beta1 in [0, 1)".into());
+    }
+    if !(0.0..=1.0).contains(&config.real_target) {
+        return bad("real_target must be between 0 and 1".into());
+    }
+    Ok(())
+}

@@ -1,0 +1,3 @@
+//! Integration tests of the image models.
+
+mod train;

@@ -27,6 +27,9 @@ pub const FASHION_MNIST_CLASSES: [&str; 10] = [
 
 /// Most categories a set may have (labels are bytes).
 const MAX_CLASSES: usize = 256;
+/// Largest IDX file read (after decompression): 4 GiB, far above Fashion-MNIST's 47 MB, so a
+/// damaged or hostile gzip stream cannot fill the memory.
+const MAX_IDX_BYTES: u64 = 1 << 32;
 
 /// Grey images of one size, each with a category label.
 #[derive(Debug, Clone, PartialEq)]
@@ -113,7 +116,15 @@ impl Images {
     /// Reads `dir/<category>/*.png`: one sub-folder per category (sorted by name, labels from
     /// 0), every PNG turned grey. All images must have the same size.
     pub fn read_png_dir(dir: &Path) -> Result<Self> {
-        let mut folders: Vec<PathBuf> = list(dir)?.into_iter().filter(|p| p.is_dir()).collect();
+        // Hidden folders (`.git`, `.ipynb_checkpoints`) are not categories.
+        let hidden = |p: &PathBuf| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        };
+        let mut folders: Vec<PathBuf> = list(dir)?
+            .into_iter()
+            .filter(|p| p.is_dir() && !hidden(p))
+            .collect();
         folders.sort();
         if folders.is_empty() {
             return Err(bad(
@@ -251,8 +262,15 @@ fn read_idx_file(path: &Path) -> Result<(Vec<usize>, Vec<u8>)> {
     let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
         flate2::read::MultiGzDecoder::new(&raw[..])
+            .take(MAX_IDX_BYTES + 1)
             .read_to_end(&mut out)
             .map_err(|e| bad(path, format!("is not a complete gzip stream ({e})")))?;
+        if out.len() as u64 > MAX_IDX_BYTES {
+            return Err(bad(
+                path,
+                format!("unpacks to more than {MAX_IDX_BYTES} bytes"),
+            ));
+        }
         out
     } else {
         raw
@@ -419,6 +437,7 @@ mod tests {
             }
         }
         std::fs::write(dir.path().join("shoes/notes.txt"), "not an image").unwrap();
+        std::fs::create_dir(dir.path().join(".ipynb_checkpoints")).unwrap();
         let set = Images::read_png_dir(dir.path()).expect("valid");
         assert_eq!((set.len(), set.height(), set.width()), (4, 3, 4));
         assert_eq!(set.classes(), &["bags".to_owned(), "shoes".to_owned()]);

@@ -475,7 +475,8 @@ pub(crate) fn fixed_inputs(
 
 /// Pixels of images `[N, 1, 28, 28]` already scaled to 0..255.
 pub(crate) fn to_pixels(images: Tensor<4>) -> Vec<u8> {
-    let values: Vec<f32> = images.try_into_vec_as().unwrap_or_default();
+    let n = images.dims().iter().product();
+    let values: Vec<f32> = images.try_into_vec_as().unwrap_or_else(|_| vec![0.0; n]);
     values
         .iter()
         .map(|v| v.round().clamp(0.0, 255.0) as u8)
@@ -560,6 +561,17 @@ pub fn train(
                 Tensor::<1, Int>::from_data(TensorData::new(labels, [batch.len()]), &device);
             let (next, losses) = models.step(real, labels, config);
             models = next;
+            if let Some((name, _)) = losses.iter().find(|(_, v)| !v.is_finite()) {
+                return Err(Error::Data {
+                    path: run.path().to_owned(),
+                    reason: format!(
+                        "training diverged: {name} is not finite in epoch {epoch}, batch {} (try a \
+                         lower learning rate); the run keeps its first {} epochs",
+                        done + 1,
+                        state.history.len()
+                    ),
+                });
+            }
             for (name, value) in losses {
                 *sums.entry(name.to_owned()).or_default() += value;
             }
@@ -625,6 +637,22 @@ fn check(data: &Images, model: &ModelConfig, config: &TrainConfig, run: &RunDir)
             data.width(),
             data.height()
         ));
+    }
+    let sizes = match model {
+        ModelConfig::Gan(c) => vec![c.latent, c.label_dim, c.channels],
+        ModelConfig::Vae(c) => vec![c.latent, c.label_dim, c.channels, c.hidden],
+    };
+    if sizes.contains(&0) {
+        return bad(
+            "every size of the model (latent, label_dim, channels, hidden) must be at least 1"
+                .into(),
+        );
+    }
+    if config
+        .max_minutes
+        .is_some_and(|m| !(m > 0.0 && m.is_finite()))
+    {
+        return bad("max_minutes must be above 0".into());
     }
     if model.classes() != data.classes().len() {
         return bad(format!(

@@ -55,8 +55,8 @@ impl ItemAttributes {
                 line: e.line(),
                 reason: format!("not an item-to-attributes object like {{\"1\": [1, 2]}} ({e})"),
             })?;
-        // Attributes numbered in the file's order, so the same file always gives the same
-        // indices.
+        // Attributes numbered in the order of their numbers, so the same file always gives
+        // the same indices.
         let numbers: BTreeSet<u64> = map
             .iter()
             .filter(|(item, _)| data.item_index(item).is_some())
@@ -149,16 +149,16 @@ impl ItemAttributes {
         self.items.iter().filter(|l| !l.is_empty()).count()
     }
 
-    /// Whether every attribute index is in range and item 0 has none (a file read back from a
-    /// run directory is checked with this).
+    /// Whether every attribute index is in range and listed once per item, and item 0 has none
+    /// (a file read back from a run directory is checked with this).
     pub fn is_consistent(&self) -> bool {
         !self.items.is_empty()
             && self.items[0].is_empty()
-            && self
-                .items
-                .iter()
-                .flatten()
-                .all(|&a| (a as usize) < self.names.len())
+            && self.items.iter().all(|list| {
+                let mut seen = std::collections::HashSet::new();
+                list.iter()
+                    .all(|&a| (a as usize) < self.names.len() && seen.insert(a))
+            })
     }
 
     /// The flat `(item index, attribute index, weight)` triples of the model's mean: one per

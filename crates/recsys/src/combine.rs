@@ -24,8 +24,9 @@ pub struct Combined<S> {
 struct State {
     /// Histories waiting, with their caller's ticket, oldest first.
     waiting: Vec<(u64, Vec<u32>)>,
-    /// Scores of finished histories not yet collected, by ticket.
-    done: HashMap<u64, Vec<f32>>,
+    /// Scores of finished histories not yet collected, by ticket (`None`: the scorer
+    /// panicked).
+    done: HashMap<u64, Option<Vec<f32>>>,
     /// Whether a thread is scoring a batch now.
     busy: bool,
     next_ticket: u64,
@@ -45,7 +46,8 @@ impl<S: Scorer> Combined<S> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The scores of one history (`n_items() + 1` long).
+    /// The scores of one history (`n_items() + 1` long). A panic of the inner scorer reaches
+    /// every caller of its batch as a panic of their own, as it would without combining.
     fn score_one(&self, history: &[u32]) -> Vec<f32> {
         let mut state = self.lock();
         let ticket = state.next_ticket;
@@ -53,7 +55,8 @@ impl<S: Scorer> Combined<S> {
         state.waiting.push((ticket, history.to_vec()));
         loop {
             if let Some(scores) = state.done.remove(&ticket) {
-                return scores;
+                drop(state);
+                return scores.unwrap_or_else(|| panic!("the recommender's scorer failed"));
             }
             if state.busy {
                 state = self.finished.wait(state).unwrap_or_else(|e| e.into_inner());
@@ -65,22 +68,26 @@ impl<S: Scorer> Combined<S> {
             let take = state.waiting.len().min(MAX_BATCH);
             let batch: Vec<(u64, Vec<u32>)> = state.waiting.drain(..take).collect();
             drop(state);
-            let width = self.inner.n_items() + 1;
-            let mut out = vec![0f32; batch.len() * width];
-            let histories: Vec<&[u32]> = batch.iter().map(|(_, h)| h.as_slice()).collect();
-            // A panicking scorer must not leave the others waiting for ever.
             let scored = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                self.inner.score(&histories, &mut out)
+                let width = self.inner.n_items() + 1;
+                let mut out = vec![0f32; batch.len() * width];
+                let histories: Vec<&[u32]> = batch.iter().map(|(_, h)| h.as_slice()).collect();
+                self.inner.score(&histories, &mut out);
+                (width, out)
             }));
             state = self.lock();
             state.busy = false;
-            for ((t, _), row) in batch.iter().zip(out.chunks(width)) {
-                let row = if scored.is_ok() {
-                    row.to_vec()
-                } else {
-                    vec![f32::NAN; width]
-                };
-                state.done.insert(*t, row);
+            match scored {
+                Ok((width, out)) => {
+                    for ((t, _), row) in batch.iter().zip(out.chunks(width)) {
+                        state.done.insert(*t, Some(row.to_vec()));
+                    }
+                }
+                Err(_) => {
+                    for (t, _) in &batch {
+                        state.done.insert(*t, None);
+                    }
+                }
             }
             self.finished.notify_all();
         }
@@ -130,7 +137,7 @@ mod tests {
         fn score(&self, histories: &[&[u32]], out: &mut [f32]) {
             self.calls.fetch_add(1, Ordering::SeqCst);
             self.rows.fetch_add(histories.len(), Ordering::SeqCst);
-            std::thread::sleep(std::time::Duration::from_millis(5));
+            std::thread::sleep(std::time::Duration::from_millis(20));
             for (h, row) in histories.iter().zip(out.chunks_mut(4)) {
                 for (j, s) in row.iter_mut().enumerate() {
                     *s = (h.len() * j) as f32;
@@ -142,10 +149,13 @@ mod tests {
     #[test]
     fn every_caller_gets_its_own_rows_and_callers_share_calls() {
         let combined = Arc::new(Combined::new(Counting::default()));
+        let start = Arc::new(std::sync::Barrier::new(32));
         let threads: Vec<_> = (1..=32usize)
             .map(|n| {
                 let combined = combined.clone();
+                let start = start.clone();
                 std::thread::spawn(move || {
+                    start.wait();
                     let history: Vec<u32> = vec![1; n];
                     let mut out = vec![0f32; 4];
                     combined.score(&[&history], &mut out);
@@ -158,10 +168,41 @@ mod tests {
         }
         let inner = &combined.inner;
         assert_eq!(inner.rows.load(Ordering::SeqCst), 32);
-        // 32 threads arriving while a 5 ms call runs cannot each have had a call of their own.
+        // 32 threads let go together, each call lasting 20 ms: they cannot each have had a call
+        // of their own.
         assert!(inner.calls.load(Ordering::SeqCst) < 32);
         let state = combined.lock();
         assert!(state.waiting.is_empty() && state.done.is_empty() && !state.busy);
+    }
+
+    /// Fails every call.
+    #[derive(Debug)]
+    struct Failing;
+
+    impl Scorer for Failing {
+        fn name(&self) -> &str {
+            "failing"
+        }
+        fn n_items(&self) -> usize {
+            3
+        }
+        fn score(&self, _: &[&[u32]], _: &mut [f32]) {
+            panic!("broken model");
+        }
+    }
+
+    #[test]
+    fn a_failing_scorer_fails_its_callers_and_leaves_the_combiner_usable() {
+        let combined = Combined::new(Failing);
+        for _ in 0..2 {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let mut out = vec![0f32; 4];
+                combined.score(&[&[1]], &mut out);
+            }));
+            assert!(result.is_err());
+            let state = combined.lock();
+            assert!(!state.busy && state.waiting.is_empty() && state.done.is_empty());
+        }
     }
 
     #[test]

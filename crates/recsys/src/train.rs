@@ -328,6 +328,13 @@ pub fn train(
                     run.path().display()
                 )));
             }
+            if model_config.attributes > 0 && run.attributes()?.as_ref() != data.attributes() {
+                return Err(Error::Unusable(format!(
+                    "{} was trained with other item attributes (attributes.json differs); train \
+                     into a new directory",
+                    run.path().display()
+                )));
+            }
             model = load_weights(
                 &run.file("last.bpk"),
                 model_config,

@@ -69,9 +69,7 @@ impl Engine {
                 offset,
                 ..ProductQuery::default()
             })?;
-            if page.items.is_empty() {
-                break;
-            }
+            let last = page.items.len() < crate::MAX_PAGE as usize;
             offset += page.items.len() as u64;
             for p in page.items {
                 if let Some(brand) = p.brand.filter(|b| !b.trim().is_empty()) {
@@ -80,6 +78,9 @@ impl Engine {
                 if let Some(category) = p.category.filter(|c| !c.trim().is_empty()) {
                     pairs.push((p.id, format!("category:{}", category.trim())));
                 }
+            }
+            if last {
+                break;
             }
         }
         Ok(ItemAttributes::from_pairs(data, pairs))

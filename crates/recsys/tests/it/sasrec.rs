@@ -277,6 +277,31 @@ fn attributes_train_into_the_run_and_are_checked_when_loaded() {
     let test = evaluate(&scorer, &data, Stage::Test, Protocol::Full, 1, &|_, _| {});
     assert!(test.metrics["HR@5"] > 0.9, "{:?}", test.metrics);
 
+    // Training on into the run with other attributes of the same count is refused.
+    let shifted: Vec<(String, String)> = (0..20)
+        .flat_map(|i| {
+            [
+                (format!("i{i}"), format!("brand:{}", (i / 2 + 1) % 10)),
+                (format!("i{i}"), format!("category:{}", i % 3)),
+            ]
+        })
+        .collect();
+    let mut other_data = ring();
+    other_data
+        .set_attributes(ItemAttributes::from_pairs(&other_data, shifted))
+        .unwrap();
+    let err = train(
+        &other_data,
+        "ring",
+        &model,
+        &settings(8, Loss::Softmax),
+        &run,
+        &mut |_| {},
+        &|| false,
+    )
+    .expect_err("other attributes");
+    assert!(err.to_string().contains("other item attributes"), "{err}");
+
     // attributes.json that does not match config.json is refused with the file named.
     let other = ItemAttributes::from_pairs(&data, [("i1", "brand:x")]);
     std::fs::write(

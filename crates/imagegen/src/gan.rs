@@ -23,7 +23,37 @@ use serde::{Deserialize, Serialize};
 /// Side of the square images.
 pub const SIDE: usize = 28;
 /// Side of the first feature map (two doublings make 28).
-const BASE_SIDE: usize = 7;
+pub(crate) const BASE_SIDE: usize = 7;
+
+/// A convolution halving the side (kernel 4, stride 2, padding 1).
+pub(crate) fn halving(from: usize, to: usize, device: &Device) -> Conv2d {
+    Conv2dConfig::new([from, to], [4, 4])
+        .with_stride([2, 2])
+        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+        .init(device)
+}
+
+/// A transposed convolution doubling the side (kernel 4, stride 2, padding 1).
+pub(crate) fn doubling(from: usize, to: usize, device: &Device) -> ConvTranspose2d {
+    ConvTranspose2dConfig::new([from, to], [4, 4])
+        .with_stride([2, 2])
+        .with_padding([1, 1])
+        .init(device)
+}
+
+/// Images `[B, 1, 28, 28]` with the learned 28×28 plane of each one's category beside them:
+/// `[B, 2, 28, 28]`. `planes` has one row of `SIDE * SIDE` per category.
+pub(crate) fn with_label_plane(
+    planes: &Embedding,
+    images: Tensor<4>,
+    labels: Tensor<1, Int>,
+) -> Tensor<4> {
+    let [b, _, _, _] = images.dims();
+    let plane = planes
+        .forward(labels.unsqueeze_dim(1))
+        .reshape([b, 1, SIDE, SIDE]);
+    Tensor::cat(vec![images, plane], 1)
+}
 
 /// The GAN's shape; saved as the run's `config.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -73,15 +103,9 @@ impl Generator {
             )
             .init(device),
             bn0: BatchNormConfig::new(2 * c).init(device),
-            up1: ConvTranspose2dConfig::new([2 * c, c], [4, 4])
-                .with_stride([2, 2])
-                .with_padding([1, 1])
-                .init(device),
+            up1: doubling(2 * c, c, device),
             bn1: BatchNormConfig::new(c).init(device),
-            up2: ConvTranspose2dConfig::new([c, 1], [4, 4])
-                .with_stride([2, 2])
-                .with_padding([1, 1])
-                .init(device),
+            up2: doubling(c, 1, device),
         }
     }
 
@@ -115,16 +139,10 @@ impl Discriminator {
     /// A freshly initialised discriminator on `device`.
     pub fn new(config: &GanConfig, device: &Device) -> Self {
         let c = config.channels;
-        let strided = |from: usize, to: usize| {
-            Conv2dConfig::new([from, to], [4, 4])
-                .with_stride([2, 2])
-                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-                .init(device)
-        };
         Self {
             label: EmbeddingConfig::new(config.classes, SIDE * SIDE).init(device),
-            conv1: strided(2, c),
-            conv2: strided(c, 2 * c),
+            conv1: halving(2, c, device),
+            conv2: halving(c, 2 * c, device),
             bn2: BatchNormConfig::new(2 * c).init(device),
             fc: LinearConfig::new(2 * c * BASE_SIDE * BASE_SIDE, 1).init(device),
         }
@@ -132,12 +150,7 @@ impl Discriminator {
 
     /// Logits `[B, 1]` (positive: real) of images `[B, 1, 28, 28]` with labels `[B]`.
     pub fn forward(&self, images: Tensor<4>, labels: Tensor<1, Int>) -> Tensor<2> {
-        let [b, _, _, _] = images.dims();
-        let plane = self
-            .label
-            .forward(labels.unsqueeze_dim(1))
-            .reshape([b, 1, SIDE, SIDE]);
-        let x = Tensor::cat(vec![images, plane], 1);
+        let x = with_label_plane(&self.label, images, labels);
         let x = leaky_relu(self.conv1.forward(x), 0.2);
         let x = leaky_relu(self.bn2.forward(self.conv2.forward(x)), 0.2);
         self.fc.forward(x.flatten::<2>(1, 3))

@@ -12,15 +12,13 @@
 //! - encoder: images `[B, 1, 28, 28]` in [0, 1], labels `[B]` → μ, log σ² `[B, latent]`;
 //! - decoder: latents `[B, latent]`, labels `[B]` → pixel logits `[B, 1, 28, 28]`.
 
-use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
-use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::nn::conv::{Conv2d, ConvTranspose2d};
+use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 use serde::{Deserialize, Serialize};
 
-use crate::gan::SIDE;
-
-const BASE_SIDE: usize = 7;
+use crate::gan::{BASE_SIDE, SIDE, doubling, halving, with_label_plane};
 
 /// The VAE's shape; saved as the run's `config.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -85,23 +83,11 @@ impl Vae {
     pub fn new(config: &VaeConfig, device: &Device) -> Self {
         let c = config.channels;
         let flat = 2 * c * BASE_SIDE * BASE_SIDE;
-        let strided = |from: usize, to: usize| {
-            Conv2dConfig::new([from, to], [4, 4])
-                .with_stride([2, 2])
-                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-                .init(device)
-        };
-        let up = |from: usize, to: usize| {
-            ConvTranspose2dConfig::new([from, to], [4, 4])
-                .with_stride([2, 2])
-                .with_padding([1, 1])
-                .init(device)
-        };
         Self {
             encoder: Encoder {
                 label: EmbeddingConfig::new(config.classes, SIDE * SIDE).init(device),
-                conv1: strided(2, c),
-                conv2: strided(c, 2 * c),
+                conv1: halving(2, c, device),
+                conv2: halving(c, 2 * c, device),
                 fc: LinearConfig::new(flat, config.hidden).init(device),
                 mean: LinearConfig::new(config.hidden, config.latent).init(device),
                 log_var: LinearConfig::new(config.hidden, config.latent).init(device),
@@ -111,8 +97,8 @@ impl Vae {
                 fc1: LinearConfig::new(config.latent + config.label_dim, config.hidden)
                     .init(device),
                 fc2: LinearConfig::new(config.hidden, flat).init(device),
-                up1: up(2 * c, c),
-                up2: up(c, 1),
+                up1: doubling(2 * c, c, device),
+                up2: doubling(c, 1, device),
             },
         }
     }
@@ -134,12 +120,7 @@ impl Vae {
 impl Encoder {
     /// μ and log σ² `[B, latent]` of images `[B, 1, 28, 28]` with labels `[B]`.
     pub fn forward(&self, images: Tensor<4>, labels: Tensor<1, Int>) -> (Tensor<2>, Tensor<2>) {
-        let [b, _, _, _] = images.dims();
-        let plane = self
-            .label
-            .forward(labels.unsqueeze_dim(1))
-            .reshape([b, 1, SIDE, SIDE]);
-        let x = Tensor::cat(vec![images, plane], 1);
+        let x = with_label_plane(&self.label, images, labels);
         let x = relu(self.conv1.forward(x));
         let x = relu(self.conv2.forward(x));
         let h = relu(self.fc.forward(x.flatten::<2>(1, 3)));

@@ -204,15 +204,7 @@ fn images(args: ImageArgs, gan: bool) -> Outcome {
                 eprintln!("train {name}: resuming after epoch {epoch}");
             }
             ImageProgress::Batch { epoch, done, total } if tty => {
-                let b = bar.get_or_insert_with(|| {
-                    styled_bar(
-                        &format!(
-                            "epoch {epoch:>3} [{{bar:30}}] {{pos}}/{{len}} batches, eta {{eta}}"
-                        ),
-                        total as u64,
-                    )
-                });
-                b.set_position(done as u64);
+                epoch_bar(&mut bar, epoch, done, total);
             }
             ImageProgress::Batch { .. } => {}
             ImageProgress::Epoch(e) => {
@@ -342,15 +334,7 @@ fn rec(global: &Global, args: RecArgs) -> Outcome {
             TrainProgress::Batch {
                 epoch, done, total, ..
             } if tty => {
-                let b = bar.get_or_insert_with(|| {
-                    styled_bar(
-                        &format!(
-                            "epoch {epoch:>3} [{{bar:30}}] {{pos}}/{{len}} batches, eta {{eta}}"
-                        ),
-                        total as u64,
-                    )
-                });
-                b.set_position(done as u64);
+                epoch_bar(&mut bar, epoch, done, total);
             }
             TrainProgress::Batch { .. } => {}
             TrainProgress::Validating { .. } => {
@@ -392,4 +376,15 @@ fn print_summary(m: &Value) {
             metrics.join("  ")
         );
     }
+}
+
+/// Moves the batch bar of `epoch` to `done` of `total`, drawing it first if need be.
+fn epoch_bar(bar: &mut Option<ProgressBar>, epoch: usize, done: usize, total: usize) {
+    let b = bar.get_or_insert_with(|| {
+        styled_bar(
+            &format!("epoch {epoch:>3} [{{bar:30}}] {{pos}}/{{len}} batches, eta {{eta}}"),
+            total as u64,
+        )
+    });
+    b.set_position(done as u64);
 }

@@ -58,19 +58,7 @@ impl Engine {
             return Ok(extractor.clone());
         }
         let mut brands = BTreeSet::new();
-        let mut offset = 0;
-        loop {
-            let page = self.store().list_products(&ProductQuery {
-                limit: crate::MAX_PAGE,
-                offset,
-                ..ProductQuery::default()
-            })?;
-            brands.extend(page.items.iter().filter_map(|p| p.brand.clone()));
-            offset += page.items.len() as u64;
-            if page.items.is_empty() || offset >= page.total {
-                break;
-            }
-        }
+        self.each_product(|p| brands.extend(p.brand))?;
         let extractor = Arc::new(Extractor::new(brands, self.banned_phrases.iter().cloned()));
         if let Ok(mut guard) = self.extractors.built.write() {
             *guard = Some((products, extractor.clone()));

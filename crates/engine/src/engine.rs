@@ -113,6 +113,24 @@ impl Engine {
         self.store.as_ref()
     }
 
+    /// Hands every product of the catalog to `visit`, a page of `MAX_PAGE` at a time.
+    pub(crate) fn each_product(&self, mut visit: impl FnMut(Product)) -> Result<()> {
+        let mut offset = 0;
+        loop {
+            let page = self.store().list_products(&ProductQuery {
+                limit: MAX_PAGE,
+                offset,
+                ..ProductQuery::default()
+            })?;
+            let (count, total) = (page.items.len() as u64, page.total);
+            page.items.into_iter().for_each(&mut visit);
+            offset += count;
+            if count == 0 || offset >= total {
+                return Ok(());
+            }
+        }
+    }
+
     /// Currency assumed for prices given without one.
     pub fn default_currency(&self) -> &str {
         &self.default_currency

@@ -25,7 +25,9 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
-use vitrine_ml::checkpoint::{load_module, read, read_json, save_module, write_atomic, write_json};
+use vitrine_ml::checkpoint::{
+    load_module, read, read_json, read_json_if_present, save_module, write_atomic, write_json,
+};
 
 use crate::data::Images;
 use crate::gan::{Discriminator, GanConfig, Generator, SIDE};
@@ -203,12 +205,7 @@ impl RunDir {
 
     /// Reads `state.json`, or `None` before the first epoch finished.
     pub fn state(&self) -> Result<Option<TrainState>> {
-        let path = self.file("state.json");
-        if path.exists() {
-            Ok(Some(read_json(&path)?))
-        } else {
-            Ok(None)
-        }
+        Ok(read_json_if_present(&self.file("state.json"))?)
     }
 
     /// Writes `metrics.json` (replacing it whole, never half-written).

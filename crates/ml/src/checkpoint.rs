@@ -75,6 +75,15 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
     serde_json::from_slice(&bytes).map_err(|e| corrupt(path, e))
 }
 
+/// Reads JSON of type `T`, or `None` when the file does not exist (yet).
+pub fn read_json_if_present<T: DeserializeOwned>(path: &Path) -> Result<Option<T>> {
+    if path.exists() {
+        read_json(path).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
 /// Saves a module's weights, atomically.
 pub fn save_module<M: Module>(module: &M, path: &Path) -> Result<()> {
     let bytes = module
@@ -127,6 +136,14 @@ mod tests {
         write_json(&json, &vec![1, 2]).expect("writes");
         assert_eq!(read_json::<Vec<i32>>(&json).unwrap(), vec![1, 2]);
         assert!(read_json::<String>(&json).is_err());
+        assert_eq!(
+            read_json_if_present::<Vec<i32>>(&json).unwrap(),
+            Some(vec![1, 2])
+        );
+        assert_eq!(
+            read_json_if_present::<Vec<i32>>(&dir.path().join("none.json")).unwrap(),
+            None
+        );
         assert!(!dir.path().join("state.json.tmp").exists());
     }
 }

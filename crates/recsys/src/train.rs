@@ -194,12 +194,7 @@ impl RunDir {
 
     /// Reads `state.json`, or `None` before the first epoch finished.
     pub fn state(&self) -> Result<Option<TrainState>> {
-        let path = self.file("state.json");
-        if path.exists() {
-            read_json(&path).map(Some)
-        } else {
-            Ok(None)
-        }
+        Ok(checkpoint::read_json_if_present(&self.file("state.json"))?)
     }
 
     /// The external id of every item index (`items.json`; index 0 is padding).

@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
-use vitrine_core::ProductQuery;
 use vitrine_recsys::{
     ItemAttributes, RunDir, SasRecConfig, SasRecScorer, Sequences, TrainConfig, TrainProgress,
     train,
@@ -62,27 +61,14 @@ impl Engine {
     /// `category:…`), the model's item attributes.
     pub fn product_attributes(&self, data: &Sequences) -> Result<ItemAttributes> {
         let mut pairs = Vec::new();
-        let mut offset = 0;
-        loop {
-            let page = self.store().list_products(&ProductQuery {
-                limit: crate::MAX_PAGE,
-                offset,
-                ..ProductQuery::default()
-            })?;
-            let last = page.items.len() < crate::MAX_PAGE as usize;
-            offset += page.items.len() as u64;
-            for p in page.items {
-                if let Some(brand) = p.brand.filter(|b| !b.trim().is_empty()) {
-                    pairs.push((p.id.clone(), format!("brand:{}", brand.trim())));
-                }
-                if let Some(category) = p.category.filter(|c| !c.trim().is_empty()) {
-                    pairs.push((p.id, format!("category:{}", category.trim())));
-                }
+        self.each_product(|p| {
+            if let Some(brand) = p.brand.filter(|b| !b.trim().is_empty()) {
+                pairs.push((p.id.clone(), format!("brand:{}", brand.trim())));
             }
-            if last {
-                break;
+            if let Some(category) = p.category.filter(|c| !c.trim().is_empty()) {
+                pairs.push((p.id, format!("category:{}", category.trim())));
             }
-        }
+        })?;
         Ok(ItemAttributes::from_pairs(data, pairs))
     }
 }

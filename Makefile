@@ -54,8 +54,8 @@ test: setup
 
 ## bench: import throughput and memory; LLM serving beside llama.cpp; grounded product copy
 ## on 500 Myntra products and a description job's throughput; recommenders on Amazon Beauty
-## and Toys (SASRec with and without item attributes), and their serving speed (JSON in
-## bench/results/)
+## and Toys (SASRec with and without item attributes), and their serving speed; the GAN and the
+## VAE trained on Fashion-MNIST and judged by `vitrine eval images` (JSON in bench/results/)
 bench: build reference bench-deps
 	$(VITRINE) bench import --out bench/results/import.json
 	$(VITRINE) bench llm --out bench/results/llm.json
@@ -85,6 +85,10 @@ bench: build reference bench-deps
 	cp runs/bench-sasrec-attr-Toys/metrics.json bench/results/rec-train-Toys_and_Games-attributes.json
 	$(VITRINE) bench rec --out bench/results/rec-serving.json
 	$(VITRINE) bench rec --run runs/bench-sasrec-Beauty --out bench/results/rec-serving-sasrec.json
+	rm -rf runs/bench-gan runs/bench-vae
+	$(VITRINE) train gan --data ../shared/data/fashion-mnist --run runs/bench-gan --max-minutes 20
+	$(VITRINE) train vae --data ../shared/data/fashion-mnist --run runs/bench-vae --max-minutes 20
+	$(VITRINE) eval images --run runs/bench-gan --run runs/bench-vae --out bench/results/images-eval.json
 
 ## clean-db: delete the demo database
 clean-db:

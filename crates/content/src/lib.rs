@@ -1,9 +1,10 @@
 //! The commerce tasks as pure functions: reading a product's facts, finding the checkable
 //! claims in a text and checking each against those facts, taking unsupported claims out, and
-//! fitting copy to each ad channel's length limits.
+//! fitting copy to each ad channel's length limits, and laying out ad banners.
 //! No I/O and no model here: the engine feeds texts in and stores what comes out.
 
 mod ads;
+mod banner;
 mod borrowed;
 mod channel;
 mod claim;
@@ -23,6 +24,7 @@ pub use ads::{
     assemble, candidate_count, example_leaks, field_messages, field_schema, is_relevant,
     items_per_creative, parse_candidates, record_candidates, tidy,
 };
+pub use banner::{BannerError, BannerSize, MAX_CTA_CHARS, MAX_HEADLINE_CHARS, render_banner};
 pub use borrowed::Borrowed;
 pub use channel::{
     Channel, Counting, Field, SMS_GSM7_MAX, SMS_UCS2_MAX, dedupe, has_opt_out, sms_length,

@@ -44,6 +44,10 @@ pub struct Engine {
     pub(crate) runs_dir: Option<PathBuf>,
     /// The trainings this process runs.
     pub(crate) trainings: Arc<crate::rec::Trainings>,
+    /// The image model loaded for serving.
+    pub(crate) images: Arc<crate::images::ImageSlot>,
+    /// The image trainings this process runs.
+    pub(crate) image_trainings: Arc<crate::images::ImageTrainings>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -80,6 +84,8 @@ impl Engine {
             recommender: Arc::default(),
             runs_dir: None,
             trainings: Arc::default(),
+            images: Arc::default(),
+            image_trainings: Arc::default(),
         }
     }
 

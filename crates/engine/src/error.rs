@@ -31,6 +31,10 @@ pub enum Error {
     /// The image models refused their data or settings, or a run's files.
     #[error(transparent)]
     Images(#[from] vitrine_imagegen::Error),
+    /// Images were asked for and no trained image model can serve; the message says what to
+    /// run.
+    #[error("{0}")]
+    NoImageModel(String),
     /// Text generation was asked of an engine without a language model.
     #[error("no language model is configured")]
     NoModel,

@@ -216,6 +216,34 @@ impl Images {
         &self.pixels[i * size..(i + 1) * size]
     }
 
+    /// The pixels of images `range`, one after another.
+    pub fn pixels_of(&self, range: std::ops::Range<usize>) -> &[u8] {
+        let size = self.height * self.width;
+        &self.pixels[range.start * size..range.end * size]
+    }
+
+    /// The images at `indices`, in that order, with the same categories.
+    pub fn subset(&self, indices: &[usize]) -> Self {
+        Self {
+            height: self.height,
+            width: self.width,
+            pixels: indices
+                .iter()
+                .flat_map(|&i| self.image(i))
+                .copied()
+                .collect(),
+            labels: indices.iter().map(|&i| self.labels[i]).collect(),
+            classes: self.classes.clone(),
+        }
+    }
+
+    /// Every `every`-th image (from the first) held out, the rest kept: `(kept, held_out)`.
+    pub fn split(&self, every: usize) -> (Self, Self) {
+        let every = every.max(2);
+        let (held, kept): (Vec<usize>, Vec<usize>) = (0..self.len()).partition(|i| i % every == 0);
+        (self.subset(&kept), self.subset(&held))
+    }
+
     /// Every label, image by image.
     pub fn labels(&self) -> &[u8] {
         &self.labels

@@ -21,9 +21,9 @@ use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::activation::sigmoid;
+use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use vitrine_ml::checkpoint::{
     load_module, read, read_json, read_json_if_present, save_module, write_atomic, write_json,
@@ -83,7 +83,8 @@ pub struct TrainConfig {
     /// GAN: the discriminator's target for real images (1, or 0.9 for one-sided label
     /// smoothing). Unused by the VAE.
     pub real_target: f64,
-    /// Training time budget in minutes; `None` for no limit.
+    /// Training time budget in minutes, a ceiling: training stops after an epoch when another
+    /// as long would pass it. `None` for no limit.
     pub max_minutes: Option<f64>,
 }
 
@@ -455,14 +456,7 @@ pub(crate) fn fixed_inputs(
     device: &Device,
 ) -> (Tensor<2>, Tensor<1, Int>) {
     let n = classes * SAMPLES_PER_CLASS;
-    let mut rng = StdRng::seed_from_u64(seed);
-    let noise: Vec<f32> = (0..n * latent)
-        .map(|_| {
-            // Box–Muller: a standard normal from two uniforms.
-            let (u, v): (f32, f32) = (rng.random_range(f32::EPSILON..1.0), rng.random());
-            (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
-        })
-        .collect();
+    let noise = crate::sample::normal_noise(n, latent, seed);
     let labels: Vec<i64> = (0..n).map(|i| (i / SAMPLES_PER_CLASS) as i64).collect();
     (
         Tensor::from_data(TensorData::new(noise, [n, latent]), device),
@@ -597,8 +591,15 @@ pub fn train(
         state.history.push(record.clone());
         if epoch == config.epochs {
             state.stopped = Some(format!("{epoch} epochs"));
-        } else if config.max_minutes.is_some_and(|m| spent >= m * 60.0) {
-            state.stopped = Some(format!("time budget spent ({spent:.0} s of training)"));
+        } else if config
+            .max_minutes
+            .is_some_and(|m| spent + train_seconds > m * 60.0)
+        {
+            // Another epoch as long as this one would overrun the budget: the budget is a
+            // ceiling, not a point to pass.
+            state.stopped = Some(format!(
+                "time budget: another epoch would pass it ({spent:.0} s of training)"
+            ));
         }
         state.finished = state.stopped.is_some();
         let samples = models.samples(config.seed, &plain);

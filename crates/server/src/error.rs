@@ -96,6 +96,9 @@ pub enum ApiError {
     /// is unreachable). The detail is logged only.
     #[error("text generation is unavailable: {0}")]
     ModelUnavailable(String),
+    /// 503 `unavailable`: no trained image model can serve yet; the message says what to run.
+    #[error("{0}")]
+    NotTrained(String),
     /// 504 `timeout`: the generation ran out of time, queue wait included.
     #[error("{0}")]
     Timeout(String),
@@ -143,9 +146,10 @@ impl ApiError {
             }
             ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             ApiError::Busy { .. } => (StatusCode::TOO_MANY_REQUESTS, "busy"),
-            ApiError::Unavailable(_) | ApiError::NoModel | ApiError::ModelUnavailable(_) => {
-                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
-            }
+            ApiError::Unavailable(_)
+            | ApiError::NoModel
+            | ApiError::ModelUnavailable(_)
+            | ApiError::NotTrained(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -214,6 +218,7 @@ impl From<vitrine_engine::Error> for ApiError {
             vitrine_engine::Error::Domain(d) => d.into(),
             vitrine_engine::Error::Generate(g) => g.into(),
             vitrine_engine::Error::NoModel => ApiError::NoModel,
+            vitrine_engine::Error::NoImageModel(m) => ApiError::NotTrained(m),
             other => ApiError::Internal(other.to_string()),
         }
     }

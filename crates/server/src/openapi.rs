@@ -33,8 +33,9 @@ const BEARER: &str = "bearerAuth";
         (name = "products", description = "The catalog"),
         (name = "events", description = "Shopper behaviour"),
         (name = "recommendations", description = "Products for a shopper, from their behaviour"),
+        (name = "images", description = "Product images from the trained GAN or VAE, and ad banners"),
         (name = "keys", description = "API keys (admin)"),
-        (name = "training", description = "Training the recommender in the background (admin)"),
+        (name = "training", description = "Training the recommender and the image models in the background (admin)"),
         (name = "openai", description = "The language model, in OpenAI's API shapes"),
         (name = "system", description = "Health, metrics and this document"),
     )

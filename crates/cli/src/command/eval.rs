@@ -22,6 +22,34 @@ pub(crate) enum Command {
     /// Recommenders on a sequence file (S3-Rec format) with the published protocols: full
     /// ranking with the history masked, and 99 sampled negatives; validation and test targets.
     Rec(RecArgs),
+    /// Trained GAN and VAE runs, judged by a CNN classifier trained on the real images (kept
+    /// after the first use): conditional accuracy, and FID in the classifier's feature space
+    /// against the real-against-real floor.
+    Images(ImagesArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ImagesArgs {
+    /// A trained run directory (`vitrine train gan|vae --run DIR`); give `--run` once per run.
+    #[arg(long, required = true)]
+    run: Vec<PathBuf>,
+    /// The labelled images: Fashion-MNIST's folder (its train and t10k sets), or
+    /// `DIR/<category>/*.png` (every sixth image held out). Default: the first run's data.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Where the classifier is kept, trained there on first use (default:
+    /// `runs/classifier-<data folder's name>`).
+    #[arg(long)]
+    classifier: Option<PathBuf>,
+    /// Images generated per category and run.
+    #[arg(long, default_value_t = 1000)]
+    per_category: usize,
+    /// Seed of the generated images.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Where to write the JSON result.
+    #[arg(long, default_value = "bench/results/images-eval.json")]
+    out: PathBuf,
 }
 
 /// A recommender to measure.
@@ -136,7 +164,147 @@ pub(crate) fn run(command: Command) -> Outcome {
     match command {
         Command::Copy(args) => copy(args),
         Command::Rec(args) => rec(args),
+        Command::Images(args) => images(args),
     }
+}
+
+fn images(args: ImagesArgs) -> Outcome {
+    use vitrine_engine::images::{ImageEvalConfig, ImageEvalProgress, eval_images};
+    for run in &args.run {
+        if !run.join("config.json").is_file() {
+            return Err(Failure::BadInput(format!(
+                "--run {}: no trained run (train one with `vitrine train gan|vae --run {}`)",
+                run.display(),
+                run.display()
+            )));
+        }
+    }
+    if let Some(data) = args.data.as_ref().filter(|d| !d.is_dir()) {
+        return Err(Failure::BadInput(format!(
+            "--data {}: no such folder",
+            data.display()
+        )));
+    }
+    let classifier = args.classifier.clone().unwrap_or_else(|| {
+        let data = args.data.clone().or_else(|| {
+            let text = std::fs::read_to_string(args.run[0].join("config.json")).ok()?;
+            let config: Value = serde_json::from_str(&text).ok()?;
+            config["data"].as_str().map(PathBuf::from)
+        });
+        let name = data
+            .as_deref()
+            .and_then(Path::file_name)
+            .map_or("data".into(), |n| n.to_string_lossy().into_owned());
+        PathBuf::from(format!("runs/classifier-{name}"))
+    });
+    let config = ImageEvalConfig {
+        runs: args.run.clone(),
+        data: args.data.clone(),
+        classifier,
+        classifier_config: None,
+        per_category: args.per_category,
+        seed: args.seed,
+    };
+    let mut bar: Option<ProgressBar> = None;
+    let mut shown_epoch = 0;
+    let result = eval_images(&config, &mut |p| match p {
+        ImageEvalProgress::Classifier { epoch, done, total } => {
+            if epoch != shown_epoch {
+                if let Some(b) = bar.take() {
+                    b.finish_and_clear();
+                }
+                shown_epoch = epoch;
+                bar = terminal_bar(
+                    &format!("classifier epoch {epoch} [{{bar:30}}] {{pos}}/{{len}} batches"),
+                    total as u64,
+                );
+                if bar.is_none() {
+                    eprintln!(
+                        "eval images: training the classifier ({}), epoch {epoch}",
+                        config.classifier.display()
+                    );
+                }
+            }
+            if let Some(b) = &bar {
+                b.set_position(done as u64);
+            }
+        }
+        ImageEvalProgress::Step(step) => {
+            if let Some(b) = bar.take() {
+                b.finish_and_clear();
+            }
+            eprintln!("eval images: {step}");
+        }
+    })?;
+    write_json(&args.out, &result)?;
+    print_images_table(&result);
+    println!("written to {}", args.out.display());
+    Ok(())
+}
+
+fn print_images_table(r: &Value) {
+    let c = &r["classifier"];
+    println!(
+        "classifier: {:.2}% test accuracy ({} training, {} test images; {})",
+        c["test_accuracy"].as_f64().unwrap_or(0.0) * 100.0,
+        c["train_images"],
+        c["test_images"],
+        r["data"].as_str().unwrap_or("-")
+    );
+    println!(
+        "{:<28} {:>5} {:>7} {:>10} {:>12} {:>8} {:>10} {:>9}",
+        "run", "model", "epochs", "train s", "images/s", "cond acc", "FID", "FID/floor"
+    );
+    println!(
+        "{:<28} {:>5} {:>7} {:>10} {:>12} {:>8} {:>10.3} {:>9}",
+        "real train vs test (floor)",
+        "-",
+        "-",
+        "-",
+        "-",
+        "-",
+        r["floor_fid"].as_f64().unwrap_or(0.0),
+        "1.0"
+    );
+    for run in r["runs"].as_array().into_iter().flatten() {
+        println!(
+            "{:<28} {:>5} {:>7} {:>10.0} {:>12.0} {:>7.1}% {:>10.3} {:>9.2}",
+            run["run"].as_str().unwrap_or("-"),
+            run["model"].as_str().unwrap_or("-"),
+            run["epochs"],
+            run["train_seconds"].as_f64().unwrap_or(0.0),
+            run["images_per_second"].as_f64().unwrap_or(0.0),
+            run["conditional_accuracy"].as_f64().unwrap_or(0.0) * 100.0,
+            run["fid"].as_f64().unwrap_or(0.0),
+            run["fid_over_floor"].as_f64().unwrap_or(0.0),
+        );
+        let per: Vec<String> = run["per_category"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| {
+                format!(
+                    "{} {:.0}%",
+                    p[0].as_str().unwrap_or("-"),
+                    p[1].as_f64().unwrap_or(0.0) * 100.0
+                )
+            })
+            .collect();
+        println!("    per category: {}", per.join(", "));
+        println!(
+            "    generating 64 images: {:.1} ms (median of 21)",
+            run["generate_64_ms"].as_f64().unwrap_or(0.0)
+        );
+    }
+    for pair in r["between_runs"].as_array().into_iter().flatten() {
+        println!(
+            "FID between {} and {}: {:.3}",
+            pair[0].as_str().unwrap_or("-"),
+            pair[1].as_str().unwrap_or("-"),
+            pair[2].as_f64().unwrap_or(0.0)
+        );
+    }
+    println!("{}", r["note"].as_str().unwrap_or(""));
 }
 
 fn rec(args: RecArgs) -> Outcome {

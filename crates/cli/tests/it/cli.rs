@@ -439,7 +439,7 @@ fn idx(dims: &[u32], values: &[u8]) -> Vec<u8> {
 }
 
 #[test]
-fn train_gan_and_vae_write_their_runs_and_bad_data_is_exit_2() {
+fn train_gan_and_vae_write_their_runs_eval_images_judges_them_and_bad_data_is_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("t.db");
     // 20 made-up 28×28 images in Fashion-MNIST's file layout, two per category.
@@ -479,6 +479,57 @@ fn train_gan_and_vae_write_their_runs_and_bad_data_is_exit_2() {
         assert!(run.join("samples/epoch-001.png").is_file());
         assert!(run.join("metrics.json").is_file());
     }
+    // The evaluation: a classifier trained on the made-up set (kept in its folder), every
+    // number in the table and the JSON.
+    std::fs::write(
+        data.join("t10k-images-idx3-ubyte"),
+        idx(&[10, 28, 28], &pixels[..10 * 784]),
+    )
+    .unwrap();
+    std::fs::write(
+        data.join("t10k-labels-idx1-ubyte"),
+        idx(&[10], &labels[..10]),
+    )
+    .unwrap();
+    let report = dir.path().join("images-eval.json");
+    let classifier = dir.path().join("classifier");
+    let eval = |runs: &[&str]| {
+        let mut args = vec!["eval", "images"];
+        for run in runs {
+            args.extend(["--run", run]);
+        }
+        args.extend([
+            "--per-category",
+            "3",
+            "--classifier",
+            classifier.to_str().unwrap(),
+            "--out",
+            report.to_str().unwrap(),
+        ]);
+        vitrine(&db, &args)
+    };
+    let (gan, vae) = (dir.path().join("gan"), dir.path().join("vae"));
+    let out = eval(&[gan.to_str().unwrap(), vae.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        table.contains("classifier:") && table.contains("floor"),
+        "{table}"
+    );
+    assert!(table.contains("Inception"), "{table}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(json["runs"].as_array().unwrap().len(), 2, "{json}");
+    assert_eq!(json["runs"][0]["model"], "gan");
+    assert!(json["runs"][1]["conditional_accuracy"].is_number());
+    assert!(json["floor_fid"].is_number());
+    assert!(classifier.join("classifier.bpk").is_file());
+    assert!(vae.join("reconstructions.png").is_file());
+    assert!(vae.join("interpolations.png").is_file());
+    let none = eval(&["/nonexistent"]);
+    assert_eq!(none.status.code(), Some(2), "{}", stderr(&none));
+    assert!(stderr(&none).contains("vitrine train"), "{}", stderr(&none));
+
     let missing = vitrine(
         &db,
         &["train", "gan", "--data", "/nonexistent", "--run", "r"],

@@ -13,8 +13,8 @@ pub use explain::{Explanation, ExplanationSource, Reason};
 pub(crate) use serving::RecommenderSlot;
 pub use serving::{MAX_K, Recommendations, Recommended, Strategy};
 pub use train::{RecAttributes, RecSource, RecTrainConfig, load_sequences, train_rec};
-pub(crate) use training::Trainings;
 pub use training::{Training, TrainingRequest, TrainingState};
+pub(crate) use training::{Trainings, run_name_ok};
 pub use vitrine_recsys::{
     EpochRecord, ItemKnnConfig, Loss, SasRecConfig, Sequences, TrainConfig, TrainProgress,
 };

@@ -178,7 +178,7 @@ fn invalid(field: &str, why: impl Into<String>) -> Error {
 /// Checks `request` and turns it into the run's settings (`n_items` is filled in later).
 /// Whether `name` may name a run folder: 1 to 64 letters, digits, `.`, `_` or `-`, not starting
 /// with `.` (so never `..` or a path).
-fn run_name_ok(name: &str) -> bool {
+pub(crate) fn run_name_ok(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && name
             .chars()
@@ -249,7 +249,7 @@ impl Engine {
         self
     }
 
-    fn runs_dir(&self) -> Result<&PathBuf> {
+    pub(crate) fn runs_dir(&self) -> Result<&PathBuf> {
         self.runs_dir.as_ref().ok_or_else(|| {
             CoreError::Storage("this engine has no runs folder for training".into()).into()
         })
@@ -262,15 +262,19 @@ impl Engine {
     pub fn start_training(&self, request: &TrainingRequest) -> Result<Training> {
         let (mut model, train) = settings(request)?;
         let run = self.runs_dir()?.join(&request.run);
+        // Asked before taking this map's lock: the two maps are never locked together.
+        let image_busy = self.image_trainings.running();
         let mut live = self
             .trainings
             .live
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        if let Some((name, _)) = live
+        let busy = live
             .iter()
             .find(|(_, l)| l.snapshot().state == TrainingState::Running)
-        {
+            .map(|(name, _)| name.clone())
+            .or(image_busy);
+        if let Some(name) = busy {
             return Err(CoreError::Conflict(format!(
                 "the training '{name}' is running; cancel it or wait for it to end"
             ))
@@ -418,6 +422,17 @@ impl Engine {
                 });
             }
         }
+    }
+
+    /// The name of the recommender training running now, if any.
+    pub(crate) fn rec_training_running(&self) -> Option<String> {
+        self.trainings
+            .live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(|(_, l)| l.snapshot().state == TrainingState::Running)
+            .map(|(name, _)| name.clone())
     }
 
     /// Asks the running training `run` to stop after its current batch; its finished epochs

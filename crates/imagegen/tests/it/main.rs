@@ -1,3 +1,4 @@
 //! Integration tests of the image models.
 
+mod eval;
 mod train;

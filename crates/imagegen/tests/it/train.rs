@@ -12,11 +12,11 @@ use vitrine_imagegen::{
 };
 
 /// burn's CPU backend seeds one random generator for the process: tests that train take turns.
-static TRAINING: Mutex<()> = Mutex::new(());
+pub(crate) static TRAINING: Mutex<()> = Mutex::new(());
 
 /// 48 images of two categories written as a PNG folder: "left" is bright on its left half,
 /// "right" on its right half, with a little made-up texture.
-fn halves() -> Images {
+pub(crate) fn halves() -> Images {
     let dir = tempfile::tempdir().unwrap();
     for (class, left) in [("left", true), ("right", false)] {
         std::fs::create_dir(dir.path().join(class)).unwrap();
@@ -33,7 +33,7 @@ fn halves() -> Images {
     Images::read_png_dir(dir.path()).expect("valid")
 }
 
-fn gan() -> ModelConfig {
+pub(crate) fn gan() -> ModelConfig {
     ModelConfig::Gan(GanConfig {
         classes: 2,
         latent: 8,
@@ -42,7 +42,7 @@ fn gan() -> ModelConfig {
     })
 }
 
-fn vae() -> ModelConfig {
+pub(crate) fn vae() -> ModelConfig {
     ModelConfig::Vae(VaeConfig {
         classes: 2,
         latent: 4,
@@ -66,7 +66,7 @@ fn settings(model: &ModelConfig, epochs: usize) -> TrainConfig {
     }
 }
 
-fn run(data: &Images, model: &ModelConfig, epochs: usize, dir: &RunDir) -> TrainState {
+pub(crate) fn run(data: &Images, model: &ModelConfig, epochs: usize, dir: &RunDir) -> TrainState {
     train(
         data,
         "halves",

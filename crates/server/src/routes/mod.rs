@@ -10,6 +10,8 @@ use crate::{AppState, auth, openapi};
 
 pub(crate) mod content;
 pub(crate) mod events;
+pub(crate) mod image_training;
+pub(crate) mod images;
 pub(crate) mod keys;
 pub(crate) mod openai;
 pub(crate) mod products;
@@ -59,14 +61,20 @@ pub(crate) fn protected() -> OpenApiRouter<AppState> {
         .routes(routes!(content::show_job))
         .routes(routes!(content::job_items))
         .routes(routes!(content::cancel_job))
-        .routes(routes!(content::job_events));
+        .routes(routes!(content::job_events))
+        .routes(routes!(images::generate))
+        .routes(routes!(images::banner));
     let admin = OpenApiRouter::new()
         .routes(routes!(keys::list, keys::create))
         .routes(routes!(keys::revoke))
         .routes(routes!(training::start, training::list))
         .routes(routes!(training::show))
         .routes(routes!(training::cancel))
-        .routes(routes!(training::events));
+        .routes(routes!(training::events))
+        .routes(routes!(image_training::start, image_training::list))
+        .routes(routes!(image_training::show))
+        .routes(routes!(image_training::cancel))
+        .routes(routes!(image_training::events));
     gate(Role::Reader, reader)
         .merge(gate(Role::Merchant, merchant))
         .merge(gate(Role::Admin, admin))

@@ -141,6 +141,23 @@ fn routes() -> Vec<Route> {
         route(M::GET, "/v1/trainings/none", admin, 404),
         route(M::POST, "/v1/trainings/none/cancel", admin, 404),
         route(M::GET, "/v1/trainings/none/events", admin, 404),
+        // No image model is trained (503), and the data folder does not exist (422).
+        with_body(
+            route(M::POST, "/v1/images", merchant, 503),
+            json!({"category": "Sneaker"}),
+        ),
+        with_body(
+            route(M::POST, "/v1/banners", merchant, 503),
+            json!({"category": "Sneaker", "headline": "New in", "cta": "Shop"}),
+        ),
+        with_body(
+            route(M::POST, "/v1/image-trainings", admin, 422),
+            json!({"run": "img-{who}", "model": "gan", "data": "/no/such/folder"}),
+        ),
+        route(M::GET, "/v1/image-trainings", admin, 200),
+        route(M::GET, "/v1/image-trainings/none", admin, 404),
+        route(M::POST, "/v1/image-trainings/none/cancel", admin, 404),
+        route(M::GET, "/v1/image-trainings/none/events", admin, 404),
     ]
 }
 

@@ -8,6 +8,7 @@ mod auth;
 mod content;
 mod errors;
 mod events;
+mod images;
 mod llm_local;
 mod metrics;
 mod openai;

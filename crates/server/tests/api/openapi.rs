@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use common::TestApp;
 use serde_json::Value;
 
-const V1_PATHS: [&str; 27] = [
+const V1_PATHS: [&str; 33] = [
     "/v1/products",
     "/v1/products/{id}",
     "/v1/events",
@@ -35,6 +35,12 @@ const V1_PATHS: [&str; 27] = [
     "/v1/trainings/{run}",
     "/v1/trainings/{run}/cancel",
     "/v1/trainings/{run}/events",
+    "/v1/images",
+    "/v1/banners",
+    "/v1/image-trainings",
+    "/v1/image-trainings/{run}",
+    "/v1/image-trainings/{run}/cancel",
+    "/v1/image-trainings/{run}/events",
 ];
 
 #[tokio::test]

@@ -77,6 +77,11 @@ impl TestApp {
         }
     }
 
+    /// The engine's runs folder.
+    pub fn runs_dir(&self) -> std::path::PathBuf {
+        self._dir.path().join("runs")
+    }
+
     /// Sends `request` through the router, in memory.
     pub async fn send(&self, request: Request<Body>) -> Reply {
         let response = self

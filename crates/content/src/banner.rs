@@ -223,10 +223,14 @@ pub fn render_banner(
 ) -> Result<RgbImage, BannerError> {
     check_text("headline", headline, MAX_HEADLINE_CHARS)?;
     check_text("cta", cta, MAX_CTA_CHARS)?;
+    // Runs of whitespace (tabs, no-break spaces) become one plain space, which the font has.
+    let headline = headline.split_whitespace().collect::<Vec<_>>().join(" ");
+    let cta = cta.split_whitespace().collect::<Vec<_>>().join(" ");
+    let (headline, cta) = (headline.as_str(), cta.as_str());
     let (w, h) = size.dimensions();
     let mut l = layout(size);
     // The button first: on the leaderboard, the headline gets the room the button leaves.
-    let button_text = width(cta.trim(), l.button_px);
+    let button_text = width(cta, l.button_px);
     let button_w = button_text.ceil() as u32 + 2 * l.button_pad;
     if button_w > l.button_max {
         return Err(BannerError {
@@ -309,14 +313,7 @@ pub fn render_banner(
     }
     let text_top = button_y as f32 + (l.button_height as f32 - line_height(l.button_px)) / 2.0;
     let text_x = button_x as f32 + (button_w as f32 - button_text) / 2.0;
-    draw(
-        &mut canvas,
-        cta.trim(),
-        l.button_px,
-        text_x,
-        text_top,
-        BUTTON_INK,
-    );
+    draw(&mut canvas, cta, l.button_px, text_x, text_top, BUTTON_INK);
     Ok(canvas)
 }
 
@@ -391,6 +388,21 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.field, "headline");
+    }
+
+    #[test]
+    fn any_whitespace_becomes_a_plain_space() {
+        // A no-break space and an ideographic space: not drawn as missing glyphs, laid out as spaces.
+        let spaced = render_banner(
+            BannerSize::Leaderboard,
+            &shirt(),
+            "Soft\u{a0}tee",
+            "Shop\u{3000}now",
+        )
+        .unwrap();
+        let plain =
+            render_banner(BannerSize::Leaderboard, &shirt(), "Soft tee", "Shop now").unwrap();
+        assert!(spaced == plain);
     }
 
     #[test]

@@ -48,6 +48,8 @@ pub struct Engine {
     pub(crate) images: Arc<crate::images::ImageSlot>,
     /// The image trainings this process runs.
     pub(crate) image_trainings: Arc<crate::images::ImageTrainings>,
+    /// Held while a training of either kind checks that none runs and registers itself.
+    pub(crate) training_gate: Arc<std::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -86,6 +88,7 @@ impl Engine {
             trainings: Arc::default(),
             images: Arc::default(),
             image_trainings: Arc::default(),
+            training_gate: Arc::default(),
         }
     }
 

@@ -192,22 +192,32 @@ impl Judge {
     }
 
     /// Classifies images (28×28 pixels each, one after the other) and keeps their features.
-    pub fn judge(&self, pixels: &[u8]) -> Judged {
+    pub fn judge(&self, pixels: &[u8]) -> Result<Judged> {
         let size = SIDE * SIDE;
         let mut predicted = Vec::with_capacity(pixels.len() / size);
         let mut features = Vec::with_capacity(pixels.len() / size * self.info.config.hidden);
         for chunk in pixels.chunks(INFER_BATCH * size) {
             let f = self.model.features(tensor(chunk, &self.device));
             let logits = self.model.fc2.forward(f.clone());
-            let labels: Vec<i64> = logits.argmax(1).try_into_vec_as().unwrap_or_default();
+            let unreadable = |e: String| Error::Data {
+                path: PathBuf::from("classifier"),
+                reason: format!("cannot read the classifier's output: {e}"),
+            };
+            let labels: Vec<i64> = logits
+                .argmax(1)
+                .try_into_vec_as()
+                .map_err(|e| unreadable(format!("{e:?}")))?;
             predicted.extend(labels.iter().map(|&l| l as usize));
-            features.extend(f.try_into_vec_as::<f32>().unwrap_or_default());
+            features.extend(
+                f.try_into_vec_as::<f32>()
+                    .map_err(|e| unreadable(format!("{e:?}")))?,
+            );
         }
-        Judged {
+        Ok(Judged {
             predicted,
             features,
             hidden: self.info.config.hidden,
-        }
+        })
     }
 
     /// The classifier kept in `dir` when it was trained on `source` with `config`; otherwise
@@ -258,7 +268,7 @@ impl Judge {
         };
         let intended: Vec<usize> = test.labels().iter().map(|&l| usize::from(l)).collect();
         judge.info.test_accuracy = judge
-            .judge(test.pixels_of(0..test.len()))
+            .judge(test.pixels_of(0..test.len()))?
             .accuracy(&intended, config.classes)
             .0;
         // Weights before the record that vouches for them.
@@ -402,13 +412,13 @@ pub fn evaluate(
         }
     }
     progress("real images: floor");
-    let reference = judge.judge(test.pixels_of(0..test.len())).gaussian();
+    let reference = judge.judge(test.pixels_of(0..test.len()))?.gaussian();
     let mut order: Vec<usize> = (0..train.len()).collect();
     order.shuffle(&mut StdRng::seed_from_u64(seed));
     order.truncate(test.len());
     let real = train.subset(&order);
     let floor_fid = judge
-        .judge(real.pixels_of(0..real.len()))
+        .judge(real.pixels_of(0..real.len()))?
         .gaussian()
         .frechet(&reference);
     let intended: Vec<usize> = (0..classes.len() * per_category)
@@ -423,7 +433,7 @@ pub fn evaluate(
             pixels.extend(sampler.generate(labels, seed.wrapping_add(i as u64)));
         }
         progress(&format!("{name}: classifying"));
-        let judged = judge.judge(&pixels);
+        let judged = judge.judge(&pixels)?;
         let (accuracy, per) = judged.accuracy(&intended, classes.len());
         let gaussian = judged.gaussian();
         let fid = gaussian.frechet(&reference);

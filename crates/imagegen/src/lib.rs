@@ -24,6 +24,6 @@ pub use loss::{bce_with_logits, discriminator_loss, generator_loss, vae_loss};
 pub use sample::Sampler;
 pub use train::{
     EpochRecord, ModelConfig, RunConfig, RunDir, SAMPLES_PER_CLASS, TrainConfig, TrainProgress,
-    TrainState, train,
+    TrainState, check, train,
 };
 pub use vae::{Decoder, Encoder, Vae, VaeConfig};

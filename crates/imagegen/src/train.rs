@@ -83,8 +83,8 @@ pub struct TrainConfig {
     /// GAN: the discriminator's target for real images (1, or 0.9 for one-sided label
     /// smoothing). Unused by the VAE.
     pub real_target: f64,
-    /// Training time budget in minutes, a ceiling: training stops after an epoch when another
-    /// as long would pass it. `None` for no limit.
+    /// Training time budget in minutes: after each epoch, training stops when another as long
+    /// would pass it (so the first epoch always runs whole). `None` for no limit.
     pub max_minutes: Option<f64>,
 }
 
@@ -595,8 +595,7 @@ pub fn train(
             .max_minutes
             .is_some_and(|m| spent + train_seconds > m * 60.0)
         {
-            // Another epoch as long as this one would overrun the budget: the budget is a
-            // ceiling, not a point to pass.
+            // Another epoch as long as this one would overrun the budget.
             state.stopped = Some(format!(
                 "time budget: another epoch would pass it ({spent:.0} s of training)"
             ));
@@ -622,7 +621,9 @@ pub fn train(
     Ok(state)
 }
 
-fn check(data: &Images, model: &ModelConfig, config: &TrainConfig, run: &RunDir) -> Result<()> {
+/// Checks that `data` and the settings can train `model` into `run` (what `train` checks
+/// first), so a caller can refuse bad input before starting a background training.
+pub fn check(data: &Images, model: &ModelConfig, config: &TrainConfig, run: &RunDir) -> Result<()> {
     let bad = |reason: String| {
         Err(Error::Data {
             path: run.path().to_owned(),

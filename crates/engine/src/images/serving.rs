@@ -200,7 +200,8 @@ impl Engine {
         let (dir, sampler) = self.image_sampler(request.model)?;
         let sampler = sampler.lock().unwrap_or_else(|e| e.into_inner());
         let label = category_label(sampler.classes(), &request.category)?;
-        let seed = request.seed.unwrap_or_else(rand::random);
+        // 53 bits: the seed survives JSON readers that hold numbers as doubles.
+        let seed = request.seed.unwrap_or_else(|| rand::random::<u64>() >> 11);
         let pixels = sampler.generate(&vec![label; count], seed);
         let side = SIDE as u32;
         let images = pixels

@@ -37,7 +37,7 @@ pub struct ImageTrainingRequest {
     pub data: PathBuf,
     /// Most epochs (1 to 1000; default 10).
     pub epochs: Option<usize>,
-    /// Training time budget in minutes (default 20).
+    /// Training time budget in minutes (default 20; 0 for none).
     pub max_minutes: Option<f64>,
     /// Images per batch (2 to 1024; default 64).
     pub batch: Option<usize>,
@@ -171,9 +171,17 @@ fn settings(request: &ImageTrainingRequest, classes: usize) -> Result<(ModelConf
     if !(lr > 0.0 && lr <= 1.0) {
         return Err(invalid("lr", "must be above 0 and at most 1"));
     }
-    let max_minutes = request.max_minutes.or(base.max_minutes);
+    // 0 means no budget, as `--max-minutes 0` does on the command line.
+    let max_minutes = match request.max_minutes {
+        Some(0.0) => None,
+        Some(m) => Some(m),
+        None => base.max_minutes,
+    };
     if max_minutes.is_some_and(|m| !(m > 0.0 && m <= 24.0 * 60.0)) {
-        return Err(invalid("max_minutes", "must be above 0 and at most 1440"));
+        return Err(invalid(
+            "max_minutes",
+            "must be 0 (no budget) or above 0 and at most 1440",
+        ));
     }
     let train = TrainConfig {
         epochs: in_range("epochs", request.epochs.unwrap_or(base.epochs), 1, 1000)?,
@@ -200,9 +208,36 @@ impl Engine {
         if !request.data.is_dir() {
             return Err(invalid("data", "is not a folder on the server"));
         }
-        let runs = self.runs_dir()?.clone();
-        let dir = runs.join(&request.run);
-        // Asked before taking this map's lock: the two maps are never locked together.
+        let dir = self.runs_dir()?.join(&request.run);
+        // Everything that can be refused is refused before a training is registered, and the
+        // images are read before any lock is taken.
+        let data = load_images(&request.data).map_err(|e| invalid("data", e.to_string()))?;
+        let (model, train) = settings(request, data.classes().len())?;
+        let run = RunDir::new(&dir);
+        vitrine_imagegen::check(&data, &model, &train, &run).map_err(|e| match e {
+            vitrine_imagegen::Error::Data { reason, .. } => invalid("data", reason),
+            other => invalid("data", other.to_string()),
+        })?;
+        let source = request.data.display().to_string();
+        if dir.join("config.json").is_file() {
+            let wanted = RunConfig {
+                model: model.clone(),
+                train: train.clone(),
+                data: source.clone(),
+                images: data.len(),
+                classes: data.classes().to_vec(),
+            };
+            if run.config().ok().as_ref() != Some(&wanted) {
+                return Err(CoreError::Conflict(format!(
+                    "the run '{}' holds another model, other settings or other data; start a run \
+                     with a new name",
+                    request.run
+                ))
+                .into());
+            }
+        }
+        // One training of either kind at a time: the gate is held from the check to the insert.
+        let _gate = self.training_gate.lock().unwrap_or_else(|e| e.into_inner());
         let rec_busy = self.rec_training_running();
         let mut live = self
             .image_trainings
@@ -220,24 +255,6 @@ impl Engine {
             ))
             .into());
         }
-        let data = load_images(&request.data).map_err(|e| invalid("data", e.to_string()))?;
-        let (model, train) = settings(request, data.classes().len())?;
-        let source = request.data.display().to_string();
-        let run = RunDir::new(&dir);
-        if dir.join("config.json").is_file() {
-            let existing: Option<RunConfig> = run.config().ok();
-            let same = existing.is_some_and(|c| {
-                c.model == model && c.train == train && c.data == source && c.images == data.len()
-            });
-            if !same {
-                return Err(CoreError::Conflict(format!(
-                    "the run '{}' holds another model, other settings or other data; start a run \
-                     with a new name",
-                    request.run
-                ))
-                .into());
-            }
-        }
         let mut first = image_training_on_disk(&dir, &request.run)
             .unwrap_or_else(|_| ImageTraining::new(&request.run, model.name()));
         first.state = TrainingState::Running;
@@ -251,25 +268,30 @@ impl Engine {
         let thread = std::thread::Builder::new()
             .name(format!("train-{}", request.run))
             .spawn(move || {
-                let result = train_images(
-                    &data,
-                    &source,
-                    &model,
-                    &train,
-                    &run,
-                    &mut |p| {
-                        entry.update(|s| match p {
-                            TrainProgress::Resumed { epoch } => s.epoch = epoch,
-                            TrainProgress::Batch { epoch, done, total } => {
-                                s.epoch = epoch;
-                                s.batches_done = done;
-                                s.batches_total = total;
-                            }
-                            TrainProgress::Epoch(record) => s.history.push(record),
-                        })
-                    },
-                    &|| entry.cancel.load(Ordering::SeqCst),
-                );
+                let work = std::panic::AssertUnwindSafe(|| {
+                    train_images(
+                        &data,
+                        &source,
+                        &model,
+                        &train,
+                        &run,
+                        &mut |p| {
+                            entry.update(|s| match p {
+                                TrainProgress::Resumed { epoch } => s.epoch = epoch,
+                                TrainProgress::Batch { epoch, done, total } => {
+                                    s.epoch = epoch;
+                                    s.batches_done = done;
+                                    s.batches_total = total;
+                                }
+                                TrainProgress::Epoch(record) => s.history.push(record),
+                            })
+                        },
+                        &|| entry.cancel.load(Ordering::SeqCst),
+                    )
+                });
+                let result = std::panic::catch_unwind(work).unwrap_or_else(|_| {
+                    Err(CoreError::Storage("training stopped on an internal error".into()).into())
+                });
                 let stopped = run.state().ok().flatten().and_then(|s| s.stopped);
                 entry.update(|s| match result {
                     Ok(_) => {
@@ -288,6 +310,11 @@ impl Engine {
                 });
             });
         if let Err(e) = thread {
+            self.image_trainings
+                .live
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&request.run);
             return Err(CoreError::Storage(format!("cannot start a training thread: {e}")).into());
         }
         self.image_training(&request.run)
@@ -319,6 +346,7 @@ impl Engine {
                 .filter_map(|e| e.ok())
                 .filter(|e| RunDir::new(e.path()).config().is_ok())
                 .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| run_name_ok(n))
                 .collect(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(CoreError::Storage(format!("{}: {e}", dir.display())).into()),
@@ -373,13 +401,20 @@ fn image_training_on_disk(dir: &Path, run: &str) -> Result<ImageTraining> {
     };
     let mut status = ImageTraining::new(run, config.model.name());
     status.state = TrainingState::Interrupted;
-    if let Some(state) = runs.state()? {
-        status.epoch = state.history.len();
-        status.history = state.history;
-        if state.finished {
-            status.state = TrainingState::Done;
+    match runs.state() {
+        Ok(Some(state)) => {
+            status.epoch = state.history.len();
+            status.history = state.history;
+            if state.finished {
+                status.state = TrainingState::Done;
+            }
+            status.stopped = state.stopped;
         }
-        status.stopped = state.stopped;
+        Ok(None) => {}
+        Err(e) => {
+            status.state = TrainingState::Failed;
+            status.error = Some(format!("the run's files are damaged: {e}"));
+        }
     }
     Ok(status)
 }

@@ -262,7 +262,8 @@ impl Engine {
     pub fn start_training(&self, request: &TrainingRequest) -> Result<Training> {
         let (mut model, train) = settings(request)?;
         let run = self.runs_dir()?.join(&request.run);
-        // Asked before taking this map's lock: the two maps are never locked together.
+        // One training of either kind at a time: the gate is held from the check to the insert.
+        let _gate = self.training_gate.lock().unwrap_or_else(|e| e.into_inner());
         let image_busy = self.image_trainings.running();
         let mut live = self
             .trainings
@@ -312,7 +313,8 @@ impl Engine {
                 shoppers: data.len(),
                 interactions: data.interactions(),
             };
-            if dir.config()? != wanted {
+            // Another run's folder (an image run, a damaged config) is not this run either.
+            if dir.config().ok().as_ref() != Some(&wanted) {
                 return Err(CoreError::Conflict(format!(
                     "the run '{}' was trained with other settings or on other data (the store \
                      has changed since); start a run with a new name",
@@ -339,8 +341,25 @@ impl Engine {
         let serve = request.serve;
         let thread = std::thread::Builder::new()
             .name(format!("train-{}", request.run))
-            .spawn(move || engine.run_training(&data, &config, &entry, serve));
+            .spawn(move || {
+                let run = std::panic::AssertUnwindSafe(|| {
+                    engine.run_training(&data, &config, &entry, serve)
+                });
+                if std::panic::catch_unwind(run).is_err() {
+                    // A bug must not leave the run "running" and block every later training.
+                    entry.update(|s| {
+                        s.state = TrainingState::Failed;
+                        s.phase = None;
+                        s.error = Some("training stopped on an internal error".into());
+                    });
+                }
+            });
         if let Err(e) = thread {
+            self.trainings
+                .live
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&request.run);
             return Err(CoreError::Storage(format!("cannot start a training thread: {e}")).into());
         }
         self.training(&request.run)
@@ -481,8 +500,9 @@ impl Engine {
         let mut names: Vec<String> = match std::fs::read_dir(dir) {
             Ok(entries) => entries
                 .filter_map(|e| e.ok())
-                .filter(|e| e.path().join("config.json").is_file())
+                .filter(|e| RunDir::new(e.path()).config().is_ok())
                 .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| run_name_ok(n))
                 .collect(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(CoreError::Storage(format!("{}: {e}", dir.display())).into()),
@@ -504,7 +524,8 @@ impl Engine {
 
     /// What a run's folder says of it.
     fn training_on_disk(&self, dir: &std::path::Path, run: &str) -> Result<Training> {
-        if !dir.join("config.json").is_file() {
+        // Image runs share the runs folder: only a recommender's config makes a training here.
+        if RunDir::new(dir).config().is_err() {
             return Err(not_found(run));
         }
         let runs = RunDir::new(dir);

@@ -30,12 +30,24 @@ pub(crate) struct ImagesJson {
     images: Vec<String>,
 }
 
+/// Whether the client asks for JSON: `application/json` among its `Accept` media types, not
+/// refused with `q=0`.
 fn wants_json(headers: &HeaderMap) -> bool {
     headers
         .get_all(header::ACCEPT)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .any(|v| v.contains("application/json"))
+        .flat_map(|v| v.split(','))
+        .any(|range| {
+            let mut parts = range.split(';').map(str::trim);
+            let media = parts.next().unwrap_or_default();
+            let refused = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            media.eq_ignore_ascii_case("application/json") && !refused
+        })
 }
 
 fn png(bytes: Vec<u8>, generated: &Generated) -> Response {
@@ -65,7 +77,7 @@ fn png(bytes: Vec<u8>, generated: &Generated) -> Response {
     tag = "images",
     request_body = ImageRequest,
     responses(
-        (status = 200, description = "A PNG grid, or the images as JSON with `Accept: application/json`", content_type = "image/png", body = ImagesJson),
+        (status = 200, description = "A PNG grid, or the images as JSON with `Accept: application/json`", content((Vec<u8> = "image/png"), (ImagesJson = "application/json"))),
         (status = 422, description = "Unknown category, count outside 1 to 64 or scale outside 1 to 8", body = ErrorBody),
         (status = 503, description = "No trained image model yet (the message says what to run), or its files are damaged", body = ErrorBody),
     )

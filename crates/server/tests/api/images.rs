@@ -85,6 +85,16 @@ async fn images_and_banners_from_a_gan_trained_over_the_api() {
             .assert_error(422, "invalid");
         assert!(message.starts_with(field), "{message}");
     }
+    // Too few images for one batch is refused before anything starts.
+    let mut big_batch = run.clone();
+    big_batch["batch"] = json!(64);
+    let message = post(&app, "/v1/image-trainings", &app.admin, big_batch)
+        .await
+        .assert_error(422, "invalid");
+    assert!(
+        message.starts_with("data") && message.contains("batch"),
+        "{message}"
+    );
     let reply = post(&app, "/v1/image-trainings", &app.admin, run.clone()).await;
     assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text());
     assert_eq!(reply.json()["model"], "gan");
@@ -110,6 +120,13 @@ async fn images_and_banners_from_a_gan_trained_over_the_api() {
     assert_eq!(list[0]["run"], "tiny-gan");
     assert_eq!(list[0]["state"], "done");
     app.get("/v1/image-trainings/nope", &app.admin)
+        .await
+        .assert_error(404, "not_found");
+    // The image run shares the runs folder with the recommender's runs, not their listing.
+    let recs = app.get("/v1/trainings", &app.admin).await;
+    assert_eq!(recs.status, StatusCode::OK, "{}", recs.text());
+    assert_eq!(recs.json(), json!([]));
+    app.get("/v1/trainings/tiny-gan", &app.admin)
         .await
         .assert_error(404, "not_found");
     let mut other = run.clone();
@@ -168,6 +185,24 @@ async fn images_and_banners_from_a_gan_trained_over_the_api() {
         let img = image::load_from_memory(&bytes).unwrap();
         assert_eq!((img.width(), img.height()), (28, 28));
     }
+
+    // JSON refused with q=0 is not JSON.
+    let reply = app
+        .send({
+            let mut r = common::request(
+                Method::POST,
+                "/v1/images",
+                Some(&app.merchant),
+                Some(json!({"category": "right", "seed": 9})),
+            );
+            r.headers_mut().insert(
+                header::ACCEPT,
+                "image/png, application/json;q=0".parse().unwrap(),
+            );
+            r
+        })
+        .await;
+    png(&reply);
 
     // Bad requests.
     for (body, field) in [

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::{Stream, stream};
+use serde::Serialize;
 use vitrine_engine::Engine;
 
 use crate::AppState;
@@ -17,6 +18,40 @@ use crate::AppState;
 pub(crate) struct Turn {
     pub(crate) events: Vec<Event>,
     pub(crate) end: bool,
+}
+
+/// The `turn` of a training's stream, starting after `first`: an `epoch` event (the record) for
+/// each epoch finished since the last reading, `progress` (the training) when its `updates`
+/// count moved, and `end` (the training) once it no longer runs.
+pub(crate) fn training_turn<T, E>(
+    first: &T,
+    history: fn(&T) -> &[E],
+    updates: fn(&T) -> u64,
+    running: fn(&T) -> bool,
+) -> impl FnMut(T) -> Turn + Send + use<T, E>
+where
+    T: Serialize,
+    E: Serialize,
+{
+    let mut sent_updates: Option<u64> = None;
+    let mut epochs = history(first).len();
+    move |training: T| {
+        let mut events = Vec::new();
+        for record in history(&training).iter().skip(epochs) {
+            let data = serde_json::to_string(record).unwrap_or_default();
+            events.push(Event::default().event("epoch").data(data));
+        }
+        epochs = epochs.max(history(&training).len());
+        let data = serde_json::to_string(&training).unwrap_or_default();
+        let end = !running(&training);
+        if end {
+            events.push(Event::default().event("end").data(data));
+        } else if sent_updates != Some(updates(&training)) {
+            sent_updates = Some(updates(&training));
+            events.push(Event::default().event("progress").data(data));
+        }
+        Turn { events, end }
+    }
 }
 
 /// Events from reading `read` every `every` (at once for the first reading, which is `first`

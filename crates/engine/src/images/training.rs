@@ -340,29 +340,15 @@ impl Engine {
 
     /// Every image run in the runs folder (recommender runs are not listed), by name.
     pub fn image_trainings(&self) -> Result<Vec<ImageTraining>> {
-        let dir = self.runs_dir()?;
-        let mut names: Vec<String> = match std::fs::read_dir(dir) {
-            Ok(entries) => entries
-                .filter_map(|e| e.ok())
-                .filter(|e| RunDir::new(e.path()).config().is_ok())
-                .filter_map(|e| e.file_name().into_string().ok())
-                .filter(|n| run_name_ok(n))
-                .collect(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(CoreError::Storage(format!("{}: {e}", dir.display())).into()),
-        };
-        for name in self
+        let live: Vec<String> = self
             .image_trainings
             .live
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .keys()
-        {
-            if !names.contains(name) {
-                names.push(name.clone());
-            }
-        }
-        names.sort();
+            .cloned()
+            .collect();
+        let names = self.run_names(|dir| RunDir::new(dir).config().is_ok(), live)?;
         names.iter().map(|n| self.image_training(n)).collect()
     }
 

@@ -496,30 +496,43 @@ impl Engine {
 
     /// Every run in the runs folder, by name.
     pub fn trainings(&self) -> Result<Vec<Training>> {
+        let live: Vec<String> = self
+            .trainings
+            .live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .cloned()
+            .collect();
+        let names = self.run_names(|dir| RunDir::new(dir).config().is_ok(), live)?;
+        names.iter().map(|n| self.training(n)).collect()
+    }
+
+    /// The names of the runs folder's runs of one kind (`is_run` tells them by their folder;
+    /// names a run cannot have are skipped) and of those `live` in this process, sorted.
+    pub(crate) fn run_names(
+        &self,
+        is_run: impl Fn(&std::path::Path) -> bool,
+        live: Vec<String>,
+    ) -> Result<Vec<String>> {
         let dir = self.runs_dir()?;
         let mut names: Vec<String> = match std::fs::read_dir(dir) {
             Ok(entries) => entries
                 .filter_map(|e| e.ok())
-                .filter(|e| RunDir::new(e.path()).config().is_ok())
+                .filter(|e| is_run(&e.path()))
                 .filter_map(|e| e.file_name().into_string().ok())
                 .filter(|n| run_name_ok(n))
                 .collect(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(CoreError::Storage(format!("{}: {e}", dir.display())).into()),
         };
-        for name in self
-            .trainings
-            .live
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .keys()
-        {
-            if !names.contains(name) {
-                names.push(name.clone());
+        for name in live {
+            if !names.contains(&name) {
+                names.push(name);
             }
         }
         names.sort();
-        names.iter().map(|n| self.training(n)).collect()
+        Ok(names)
     }
 
     /// What a run's folder says of it.

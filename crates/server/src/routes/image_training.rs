@@ -6,12 +6,11 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::response::sse::Event;
 use vitrine_engine::images::{ImageTraining, ImageTrainingRequest};
 use vitrine_engine::rec::TrainingState;
 
 use crate::extract::{Json, Path};
-use crate::sse::{Turn, polled};
+use crate::sse::{polled, training_turn};
 use crate::{ApiError, AppState, ErrorBody};
 
 /// How often a training's event stream looks at it.
@@ -128,25 +127,12 @@ pub(crate) async fn events(
             .engine(move |engine| engine.image_training(&run))
             .await?
     };
-    let mut updates: Option<u64> = None;
-    let mut epochs = first.history.len();
-    let turn = move |training: ImageTraining| {
-        let mut events = Vec::new();
-        for record in training.history.iter().skip(epochs) {
-            let data = serde_json::to_string(record).unwrap_or_default();
-            events.push(Event::default().event("epoch").data(data));
-        }
-        epochs = epochs.max(training.history.len());
-        let data = serde_json::to_string(&training).unwrap_or_default();
-        let end = training.state != TrainingState::Running;
-        if end {
-            events.push(Event::default().event("end").data(data));
-        } else if updates != Some(training.updates) {
-            updates = Some(training.updates);
-            events.push(Event::default().event("progress").data(data));
-        }
-        Turn { events, end }
-    };
+    let turn = training_turn(
+        &first,
+        |t: &ImageTraining| &t.history,
+        |t: &ImageTraining| t.updates,
+        |t: &ImageTraining| t.state == TrainingState::Running,
+    );
     let read = move |engine: &vitrine_engine::Engine| engine.image_training(&run);
     Ok(polled(state, POLL, Some(first), read, turn))
 }

@@ -6,11 +6,10 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::response::sse::Event;
 use vitrine_engine::rec::{Training, TrainingRequest, TrainingState};
 
 use crate::extract::{Json, Path};
-use crate::sse::{Turn, polled};
+use crate::sse::{polled, training_turn};
 use crate::{ApiError, AppState, ErrorBody};
 
 /// How often a training's event stream looks at it.
@@ -122,26 +121,12 @@ pub(crate) async fn events(
         let run = run.clone();
         state.engine(move |engine| engine.training(&run)).await?
     };
-    // Updates already sent, and epochs already sent.
-    let mut updates: Option<u64> = None;
-    let mut epochs = first.history.len();
-    let turn = move |training: Training| {
-        let mut events = Vec::new();
-        for record in training.history.iter().skip(epochs) {
-            let data = serde_json::to_string(record).unwrap_or_default();
-            events.push(Event::default().event("epoch").data(data));
-        }
-        epochs = epochs.max(training.history.len());
-        let data = serde_json::to_string(&training).unwrap_or_default();
-        let end = training.state != TrainingState::Running;
-        if end {
-            events.push(Event::default().event("end").data(data));
-        } else if updates != Some(training.updates) {
-            updates = Some(training.updates);
-            events.push(Event::default().event("progress").data(data));
-        }
-        Turn { events, end }
-    };
+    let turn = training_turn(
+        &first,
+        |t: &Training| &t.history,
+        |t: &Training| t.updates,
+        |t: &Training| t.state == TrainingState::Running,
+    );
     let read = move |engine: &vitrine_engine::Engine| engine.training(&run);
     Ok(polled(state, POLL, Some(first), read, turn))
 }

@@ -35,6 +35,9 @@ pub enum Error {
     /// run.
     #[error("{0}")]
     NoImageModel(String),
+    /// The image model already has as many requests as it may queue; retry in a moment.
+    #[error("the image model is busy: {0} requests are running or waiting; retry in a second")]
+    ImagesBusy(usize),
     /// Text generation was asked of an engine without a language model.
     #[error("no language model is configured")]
     NoModel,

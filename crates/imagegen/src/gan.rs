@@ -69,13 +69,15 @@ pub struct GanConfig {
 }
 
 impl GanConfig {
-    /// The default shape for `classes` categories.
+    /// The default shape for `classes` categories. 32 channels rather than DCGAN's wider maps:
+    /// within the same 25 minutes on one core, 32 channels trained 12 epochs to an FID of 9.2 in
+    /// the evaluation classifier's features, 64 channels 4 epochs to 16.5 (README).
     pub fn new(classes: usize) -> Self {
         Self {
             classes,
             latent: 64,
             label_dim: 16,
-            channels: 64,
+            channels: 32,
         }
     }
 }

@@ -76,7 +76,8 @@ pub enum ApiError {
     /// 422 `invalid`: well-formed input that breaks a rule; the message starts with the field.
     #[error("{0}")]
     Invalid(String),
-    /// 429 `busy`: the language model's queue is full; `Retry-After` says when to come back.
+    /// 429 `busy`: the language model's or the image model's queue is full; `Retry-After` says
+    /// when to come back.
     #[error("{message}")]
     Busy {
         /// A fair wait before retrying.
@@ -219,6 +220,10 @@ impl From<vitrine_engine::Error> for ApiError {
             vitrine_engine::Error::Generate(g) => g.into(),
             vitrine_engine::Error::NoModel => ApiError::NoModel,
             vitrine_engine::Error::NoImageModel(m) => ApiError::NotTrained(m),
+            busy @ vitrine_engine::Error::ImagesBusy(_) => ApiError::Busy {
+                retry_after: Duration::from_secs(1),
+                message: busy.to_string(),
+            },
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -38,9 +38,10 @@ pub(crate) struct ImageArgs {
     /// An existing run with the same settings resumes.
     #[arg(long)]
     run: PathBuf,
-    /// Most epochs.
-    #[arg(long, default_value_t = 10)]
-    epochs: usize,
+    /// Most epochs (default: 30 for the GAN, whose time budget usually decides first; 10 for
+    /// the VAE).
+    #[arg(long)]
+    epochs: Option<usize>,
     /// Images per batch.
     #[arg(long, default_value_t = 64)]
     batch: usize,
@@ -56,9 +57,13 @@ pub(crate) struct ImageArgs {
     /// Latent (noise) size (default: 64 for the GAN, 16 for the VAE).
     #[arg(long)]
     latent: Option<usize>,
-    /// Channels of the 14×14 feature maps (default: 64 for the GAN, 32 for the VAE).
+    /// Channels of the 14×14 feature maps (default: 32).
     #[arg(long)]
     channels: Option<usize>,
+    /// GAN: decay of the served moving average of the generator's weights (0: serve the
+    /// generator as trained; default 0.999).
+    #[arg(long)]
+    ema: Option<f64>,
 }
 
 /// The training objective.
@@ -174,12 +179,26 @@ fn images(args: ImageArgs, gan: bool) -> Outcome {
         };
         (ModelConfig::Vae(model), ImageTrain::vae())
     };
+    if args.epochs == Some(0) {
+        return Err(Failure::BadInput("--epochs must be at least 1".into()));
+    }
     let config = ImageTrain {
-        epochs: args.epochs,
+        epochs: args.epochs.unwrap_or(base.epochs),
         batch: args.batch,
         lr: args.lr.unwrap_or(base.lr),
         seed: args.seed,
         max_minutes: (args.max_minutes > 0.0).then_some(args.max_minutes),
+        ema: match args.ema {
+            _ if !gan => None,
+            Some(0.0) => None,
+            Some(decay) if !(decay > 0.0 && decay < 1.0) => {
+                return Err(Failure::BadInput(
+                    "--ema must be 0 (off) or above 0 and below 1".into(),
+                ));
+            }
+            Some(decay) => Some(decay),
+            None => base.ema,
+        },
         ..base
     };
     let name = model.name();

@@ -14,7 +14,8 @@ pub use vitrine_imagegen::{
 
 pub(crate) use serving::ImageSlot;
 pub use serving::{
-    BannerRequest, Generated, ImageModel, ImageRequest, MAX_IMAGES, MAX_SCALE, encode_png,
+    BannerRequest, Generated, ImageModel, ImageRequest, MAX_IMAGE_REQUESTS, MAX_IMAGES, MAX_SCALE,
+    encode_png,
 };
 pub(crate) use training::ImageTrainings;
 pub use training::{ImageTraining, ImageTrainingRequest};

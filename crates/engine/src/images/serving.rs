@@ -1,7 +1,9 @@
 //! Serving the image models: images of a category from the newest trained run in the runs
 //! folder, and ad banners composed around one of them.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -89,10 +91,82 @@ pub struct BannerRequest {
     pub model: Option<ImageModel>,
 }
 
-/// The loaded sampler, and what it was loaded from.
+/// Most image requests (banners included) running or waiting at once; one more is refused
+/// as busy. Generating 64 images with the default GAN takes about 5 ms here, so the last in
+/// line waits some tens of milliseconds.
+pub const MAX_IMAGE_REQUESTS: usize = 8;
+
+/// The loaded sampler, what it was loaded from, the runs folder as last seen, and the requests
+/// in flight.
 #[derive(Debug, Default)]
 pub(crate) struct ImageSlot {
     loaded: Mutex<Option<Loaded>>,
+    seen: Mutex<HashMap<PathBuf, Seen>>,
+    in_flight: AtomicUsize,
+}
+
+/// What a folder of the runs folder was when its `state.json` had this modification time.
+#[derive(Debug, Clone)]
+struct Seen {
+    stamp: Option<SystemTime>,
+    /// `gan` or `vae` for a trained image run; `None` for anything else.
+    kind: Option<&'static str>,
+}
+
+/// A place among the image requests in flight, given back when dropped.
+struct Admitted<'a>(&'a AtomicUsize);
+
+impl Drop for Admitted<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl ImageSlot {
+    /// A place among the requests in flight, or `ImagesBusy` when they are all taken.
+    fn admit(&self) -> Result<Admitted<'_>> {
+        self.in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MAX_IMAGE_REQUESTS).then_some(n + 1)
+            })
+            .map_err(Error::ImagesBusy)?;
+        Ok(Admitted(&self.in_flight))
+    }
+
+    /// The trained image runs in `dir`. A folder's files are read again only when its
+    /// `state.json` changed (each finished epoch rewrites it), so a request costs one
+    /// directory listing and a metadata call per folder.
+    fn trained_runs(&self, dir: &Path) -> Vec<Candidate> {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return Vec::new();
+        };
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let mut present = HashMap::new();
+        for entry in entries.filter_map(|e| e.ok()) {
+            let path = entry.path();
+            let stamp = std::fs::metadata(path.join("state.json"))
+                .and_then(|m| m.modified())
+                .ok();
+            let known = seen
+                .remove(&path)
+                .filter(|s| s.stamp == stamp && stamp.is_some());
+            let kind = match known {
+                Some(s) => s.kind,
+                None => image_run_kind(&RunDir::new(&path)),
+            };
+            present.insert(path, Seen { stamp, kind });
+        }
+        *seen = present;
+        seen.iter()
+            .filter_map(|(dir, s)| {
+                s.kind.map(|kind| Candidate {
+                    dir: dir.clone(),
+                    kind,
+                    stamp: s.stamp,
+                })
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug)]
@@ -113,31 +187,12 @@ fn invalid(field: &str, why: impl Into<String>) -> Error {
     CoreError::invalid(field, why).into()
 }
 
-/// Image runs (a `config.json` of a GAN or VAE and a `state.json` with a finished epoch) in
-/// `dir`.
-fn trained_runs(dir: &Path) -> Vec<Candidate> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            let run = RunDir::new(e.path());
-            let config: RunConfig = run.config().ok()?;
-            let state = run.state().ok()??;
-            if state.history.is_empty() {
-                return None;
-            }
-            let stamp = std::fs::metadata(e.path().join("state.json"))
-                .and_then(|m| m.modified())
-                .ok();
-            Some(Candidate {
-                dir: e.path(),
-                kind: config.model.name(),
-                stamp,
-            })
-        })
-        .collect()
+/// `gan` or `vae` when `run` is an image run (a `config.json` of a GAN or VAE) with a finished
+/// epoch in its `state.json`.
+fn image_run_kind(run: &RunDir) -> Option<&'static str> {
+    let config: RunConfig = run.config().ok()?;
+    let state = run.state().ok()??;
+    (!state.history.is_empty()).then(|| config.model.name())
 }
 
 impl Engine {
@@ -146,10 +201,12 @@ impl Engine {
         let runs = self.runs_dir.as_ref().ok_or_else(|| {
             Error::NoImageModel("this server has no runs folder for image models".into())
         })?;
-        let newest = trained_runs(runs)
+        let newest = self
+            .images
+            .trained_runs(runs)
             .into_iter()
             .filter(|c| model.is_none_or(|m| m.name() == c.kind))
-            .max_by_key(|c| c.stamp);
+            .max_by_key(|c| (c.stamp, c.dir.clone()));
         let Some(newest) = newest else {
             let kind = model.map_or("gan", ImageModel::name);
             return Err(Error::NoImageModel(format!(
@@ -197,6 +254,7 @@ impl Engine {
                 format!("must be between 1 and {MAX_SCALE}"),
             ));
         }
+        let _admitted = self.images.admit()?;
         let (dir, sampler) = self.image_sampler(request.model)?;
         let sampler = sampler.lock().unwrap_or_else(|e| e.into_inner());
         let label = category_label(sampler.classes(), &request.category)?;
@@ -280,4 +338,43 @@ pub fn encode_png(image: &image::DynamicImage) -> Result<Vec<u8>> {
         )
         .map_err(|e| CoreError::Storage(format!("cannot encode a PNG: {e}")))?;
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_past_the_limit_are_busy_until_one_finishes() {
+        let slot = ImageSlot::default();
+        let admitted: Vec<_> = (0..MAX_IMAGE_REQUESTS)
+            .map(|_| slot.admit().expect("room"))
+            .collect();
+        let Err(Error::ImagesBusy(n)) = slot.admit() else {
+            panic!("one past the limit is busy");
+        };
+        assert_eq!(n, MAX_IMAGE_REQUESTS);
+        drop(admitted);
+        assert!(slot.admit().is_ok());
+        assert_eq!(slot.in_flight.load(Ordering::Acquire), 0);
+    }
+
+    #[test]
+    fn the_runs_folder_is_read_again_only_where_a_state_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let slot = ImageSlot::default();
+        assert!(slot.trained_runs(dir.path()).is_empty());
+        // A folder that is no image run is remembered as such.
+        std::fs::create_dir(dir.path().join("notes")).unwrap();
+        std::fs::write(dir.path().join("notes/state.json"), "{}").unwrap();
+        assert!(slot.trained_runs(dir.path()).is_empty());
+        let seen = slot.seen.lock().unwrap();
+        assert_eq!(seen.len(), 1);
+        assert!(seen.values().all(|s| s.kind.is_none() && s.stamp.is_some()));
+        drop(seen);
+        // Removed folders are forgotten.
+        std::fs::remove_dir_all(dir.path().join("notes")).unwrap();
+        assert!(slot.trained_runs(dir.path()).is_empty());
+        assert!(slot.seen.lock().unwrap().is_empty());
+    }
 }

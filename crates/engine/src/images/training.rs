@@ -35,7 +35,7 @@ pub struct ImageTrainingRequest {
     /// `DIR/<category>/*.png` with 28×28 images.
     #[schema(value_type = String)]
     pub data: PathBuf,
-    /// Most epochs (1 to 1000; default 10).
+    /// Most epochs (1 to 1000; default 30 for the GAN, 10 for the VAE).
     pub epochs: Option<usize>,
     /// Training time budget in minutes (default 20; 0 for none).
     pub max_minutes: Option<f64>,
@@ -47,8 +47,11 @@ pub struct ImageTrainingRequest {
     pub seed: Option<u64>,
     /// Latent size (1 to 512; default 64 for the GAN, 16 for the VAE).
     pub latent: Option<usize>,
-    /// Channels of the 14×14 maps (1 to 256; default 64 for the GAN, 32 for the VAE).
+    /// Channels of the 14×14 maps (1 to 256; default 32).
     pub channels: Option<usize>,
+    /// GAN only: decay of the moving average of the generator's weights that the run serves
+    /// (above 0 and below 1; default 0.999; 0 serves the generator as trained).
+    pub ema: Option<f64>,
 }
 
 /// An image training and its progress.
@@ -183,12 +186,22 @@ fn settings(request: &ImageTrainingRequest, classes: usize) -> Result<(ModelConf
             "must be 0 (no budget) or above 0 and at most 1440",
         ));
     }
+    let ema = match (request.model, request.ema) {
+        (_, None) => base.ema,
+        (ImageModel::Vae, Some(_)) => return Err(invalid("ema", "is for the GAN only")),
+        (ImageModel::Gan, Some(0.0)) => None,
+        (ImageModel::Gan, Some(d)) if d > 0.0 && d < 1.0 => Some(d),
+        (ImageModel::Gan, Some(_)) => {
+            return Err(invalid("ema", "must be 0 (off) or above 0 and below 1"));
+        }
+    };
     let train = TrainConfig {
         epochs: in_range("epochs", request.epochs.unwrap_or(base.epochs), 1, 1000)?,
         batch: in_range("batch", request.batch.unwrap_or(base.batch), 2, 1024)?,
         lr,
         seed: request.seed.unwrap_or(base.seed),
         max_minutes,
+        ema,
         ..base
     };
     Ok((model, train))

@@ -7,8 +7,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Mutex;
 
 use vitrine_imagegen::{
-    GanConfig, Images, ModelConfig, RunDir, TrainConfig, TrainProgress, TrainState, VaeConfig,
-    train,
+    GanConfig, Images, ModelConfig, RunDir, Sampler, TrainConfig, TrainProgress, TrainState,
+    VaeConfig, train,
 };
 
 /// burn's CPU backend seeds one random generator for the process: tests that train take turns.
@@ -97,6 +97,7 @@ fn both_models_write_their_runs_and_the_vae_learns() {
         "config.json",
         "state.json",
         "generator.bpk",
+        "generator-trained.bpk",
         "discriminator.bpk",
         "optim-generator.bpk",
         "optim-discriminator.bpk",
@@ -174,6 +175,9 @@ fn an_interrupted_run_resumes_exactly_and_other_settings_are_refused() {
         let losses =
             |s: &TrainState| -> Vec<_> { s.history.iter().map(|e| e.losses.clone()).collect() };
         assert_eq!(losses(&state), losses(&expected), "{}", model.name());
+        // What is served (for the GAN, the moving average) is the same too.
+        let images = |run: &RunDir| Sampler::load(run).expect("loads").generate(&[0, 1], 7);
+        assert!(images(&cut) == images(&whole), "{}", model.name());
 
         let err = train(
             &data,

@@ -79,6 +79,7 @@ fn png(bytes: Vec<u8>, generated: &Generated) -> Response {
     responses(
         (status = 200, description = "A PNG grid, or the images as JSON with `Accept: application/json`", content((Vec<u8> = "image/png"), (ImagesJson = "application/json"))),
         (status = 422, description = "Unknown category, count outside 1 to 64 or scale outside 1 to 8", body = ErrorBody),
+        (status = 429, description = "8 image requests already run or wait; retry after Retry-After seconds", body = ErrorBody),
         (status = 503, description = "No trained image model yet (the message says what to run), or its files are damaged", body = ErrorBody),
     )
 )]
@@ -147,6 +148,7 @@ fn grid(generated: &Generated) -> image::GrayImage {
     responses(
         (status = 200, description = "The banner; run, model and seed in X-Vitrine-Run, X-Vitrine-Model and X-Vitrine-Seed", content_type = "image/png", body = Vec<u8>),
         (status = 422, description = "Unknown category or size, or a headline or call to action that is empty or does not fit", body = ErrorBody),
+        (status = 429, description = "8 image requests already run or wait; retry after Retry-After seconds", body = ErrorBody),
         (status = 503, description = "No trained image model yet (the message says what to run), or its files are damaged", body = ErrorBody),
     )
 )]

@@ -75,6 +75,8 @@ async fn images_and_banners_from_a_gan_trained_over_the_api() {
         (json!({"data": "/no/such/folder"}), "data"),
         (json!({"epochs": 0}), "epochs"),
         (json!({"channels": 0}), "channels"),
+        (json!({"ema": 1.0}), "ema"),
+        (json!({"model": "vae", "ema": 0.99}), "ema"),
     ] {
         let mut bad = run.clone();
         for (k, v) in change.as_object().unwrap() {

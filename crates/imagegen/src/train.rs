@@ -145,6 +145,19 @@ pub struct RunConfig {
     pub classes: Vec<String>,
 }
 
+impl RunConfig {
+    /// The record of training `model` with `train` on `data`, read from `source`.
+    pub fn new(model: &ModelConfig, train: &TrainConfig, source: &str, data: &Images) -> Self {
+        Self {
+            model: model.clone(),
+            train: train.clone(),
+            data: source.to_owned(),
+            images: data.len(),
+            classes: data.classes().to_vec(),
+        }
+    }
+}
+
 /// One finished epoch.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EpochRecord {
@@ -406,30 +419,13 @@ impl Models {
 
     /// What an epoch's end does: the averaged generator's batch-norm statistics are measured
     /// again.
-    fn end_epoch(self, batch: usize, device: &Device) -> Self {
-        match self {
-            Self::Gan {
-                config,
-                g,
-                d,
-                opt_g,
-                opt_d,
-                ema: Some(average),
-                steps,
-            } => {
-                let ema = Some(recalibrate(average, &config, batch, device));
-                Self::Gan {
-                    config,
-                    g,
-                    d,
-                    opt_g,
-                    opt_d,
-                    ema,
-                    steps,
-                }
-            }
-            other => other,
+    fn end_epoch(mut self, batch: usize, device: &Device) -> Self {
+        if let Self::Gan { config, ema, .. } = &mut self {
+            *ema = ema
+                .take()
+                .map(|average| recalibrate(average, config, batch, device));
         }
+        self
     }
 
     /// Pixels (0 to 255) of `SAMPLES_PER_CLASS` images per category, category by category,
@@ -646,13 +642,7 @@ pub fn train(
     cancelled: &dyn Fn() -> bool,
 ) -> Result<TrainState> {
     check(data, model, config, run)?;
-    let run_config = RunConfig {
-        model: model.clone(),
-        train: config.clone(),
-        data: source.to_owned(),
-        images: data.len(),
-        classes: data.classes().to_vec(),
-    };
+    let run_config = RunConfig::new(model, config, source, data);
     let unusable = |reason: String| Error::Data {
         path: run.path().to_owned(),
         reason,

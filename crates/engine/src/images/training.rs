@@ -233,13 +233,7 @@ impl Engine {
         })?;
         let source = request.data.display().to_string();
         if dir.join("config.json").is_file() {
-            let wanted = RunConfig {
-                model: model.clone(),
-                train: train.clone(),
-                data: source.clone(),
-                images: data.len(),
-                classes: data.classes().to_vec(),
-            };
+            let wanted = RunConfig::new(&model, &train, &source, &data);
             if run.config().ok().as_ref() != Some(&wanted) {
                 return Err(CoreError::Conflict(format!(
                     "the run '{}' holds another model, other settings or other data; start a run \

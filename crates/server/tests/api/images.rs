@@ -34,6 +34,15 @@ async fn post(app: &TestApp, uri: &str, key: &str, body: Value) -> common::Reply
     app.json(Method::POST, uri, key, body).await
 }
 
+/// `POST /v1/images` as a merchant with `Accept: accept`.
+async fn images_accepting(app: &TestApp, body: Value, accept: &str) -> common::Reply {
+    let mut request = common::request(Method::POST, "/v1/images", Some(&app.merchant), Some(body));
+    request
+        .headers_mut()
+        .insert(header::ACCEPT, accept.parse().unwrap());
+    app.send(request).await
+}
+
 fn png(reply: &common::Reply) -> image::DynamicImage {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     assert_eq!(
@@ -161,19 +170,12 @@ async fn images_and_banners_from_a_gan_trained_over_the_api() {
     assert_eq!((scaled.width(), scaled.height()), (8 * 58 + 2, 2 * 58 + 2));
 
     // JSON: each image a base64 PNG.
-    let reply = app
-        .send({
-            let mut r = common::request(
-                Method::POST,
-                "/v1/images",
-                Some(&app.merchant),
-                Some(json!({"category": "right", "count": 2, "seed": 9})),
-            );
-            r.headers_mut()
-                .insert(header::ACCEPT, "application/json".parse().unwrap());
-            r
-        })
-        .await;
+    let reply = images_accepting(
+        &app,
+        json!({"category": "right", "count": 2, "seed": 9}),
+        "application/json",
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     let body = reply.json();
     assert_eq!(body["category"], "right");
@@ -189,21 +191,12 @@ async fn images_and_banners_from_a_gan_trained_over_the_api() {
     }
 
     // JSON refused with q=0 is not JSON.
-    let reply = app
-        .send({
-            let mut r = common::request(
-                Method::POST,
-                "/v1/images",
-                Some(&app.merchant),
-                Some(json!({"category": "right", "seed": 9})),
-            );
-            r.headers_mut().insert(
-                header::ACCEPT,
-                "image/png, application/json;q=0".parse().unwrap(),
-            );
-            r
-        })
-        .await;
+    let reply = images_accepting(
+        &app,
+        json!({"category": "right", "seed": 9}),
+        "image/png, application/json;q=0",
+    )
+    .await;
     png(&reply);
 
     // Bad requests.

@@ -99,14 +99,16 @@ pub struct TrainConfig {
 }
 
 impl TrainConfig {
-    /// DCGAN's settings: Adam at 2e-4 with β₁ = 0.5, batches of 64, label smoothing 0.9; the
-    /// served generator is the moving average of its weights (decay 0.999). Up to 30 epochs:
-    /// the 20-minute budget decides first on a 2-core machine.
+    /// DCGAN's Adam (β₁ = 0.5) and one-sided label smoothing at 0.9, with a learning rate of
+    /// 5e-4 rather than DCGAN's 2e-4 and batches of 32 rather than 64: over the same 5 epochs
+    /// these brought the evaluation FID from 20.2 to 7.6 (README). The served generator is the
+    /// moving average of its weights (decay 0.999), which keeps the larger steps' noise out of
+    /// what is served. Up to 30 epochs: the 20-minute budget decides first on a 2-core machine.
     pub fn gan() -> Self {
         Self {
             epochs: 30,
-            batch: 64,
-            lr: 2e-4,
+            batch: 32,
+            lr: 5e-4,
             beta1: 0.5,
             seed: 1,
             real_target: 0.9,

@@ -42,10 +42,10 @@ pub(crate) struct ImageArgs {
     /// the VAE).
     #[arg(long)]
     epochs: Option<usize>,
-    /// Images per batch.
-    #[arg(long, default_value_t = 64)]
-    batch: usize,
-    /// Adam's learning rate (default: 2e-4 for the GAN, 1e-3 for the VAE).
+    /// Images per batch (default: 32 for the GAN, 64 for the VAE).
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Adam's learning rate (default: 5e-4 for the GAN, 1e-3 for the VAE).
     #[arg(long)]
     lr: Option<f64>,
     /// Seed of the weights, the shuffles and the noise.
@@ -184,7 +184,7 @@ fn images(args: ImageArgs, gan: bool) -> Outcome {
     }
     let config = ImageTrain {
         epochs: args.epochs.unwrap_or(base.epochs),
-        batch: args.batch,
+        batch: args.batch.unwrap_or(base.batch),
         lr: args.lr.unwrap_or(base.lr),
         seed: args.seed,
         max_minutes: (args.max_minutes > 0.0).then_some(args.max_minutes),

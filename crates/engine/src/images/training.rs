@@ -39,9 +39,9 @@ pub struct ImageTrainingRequest {
     pub epochs: Option<usize>,
     /// Training time budget in minutes (default 20; 0 for none).
     pub max_minutes: Option<f64>,
-    /// Images per batch (2 to 1024; default 64).
+    /// Images per batch (2 to 1024; default 32 for the GAN, 64 for the VAE).
     pub batch: Option<usize>,
-    /// Adam's learning rate (default 2e-4 for the GAN, 1e-3 for the VAE).
+    /// Adam's learning rate (default 5e-4 for the GAN, 1e-3 for the VAE).
     pub lr: Option<f64>,
     /// Seed of the weights, shuffles and noise (default 1).
     pub seed: Option<u64>,

@@ -39,6 +39,7 @@ pub(crate) fn gan() -> ModelConfig {
         latent: 8,
         label_dim: 4,
         channels: 4,
+        projection: true,
     })
 }
 
@@ -227,6 +228,64 @@ fn an_interrupted_run_resumes_exactly_and_other_settings_are_refused() {
     )
     .expect_err("damaged");
     assert!(err.to_string().contains("vae.bpk"), "{err}");
+}
+
+#[test]
+fn a_run_from_before_the_projection_discriminator_serves_and_resumes() {
+    let _turn = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
+    let data = halves();
+    let dir = tempfile::tempdir().unwrap();
+    let old = ModelConfig::Gan(GanConfig {
+        classes: 2,
+        latent: 8,
+        label_dim: 4,
+        channels: 4,
+        projection: false,
+    });
+    let run_dir = RunDir::new(dir.path().join("old"));
+    let epoch_two = std::cell::Cell::new(false);
+    train(
+        &data,
+        "halves",
+        &old,
+        &settings(&old, 2),
+        &run_dir,
+        &mut |p| {
+            if let TrainProgress::Batch { epoch, .. } = p {
+                epoch_two.set(epoch == 2);
+            }
+        },
+        &|| epoch_two.get(),
+    )
+    .expect_err("cancelled after its first epoch");
+    // The config.json of a run made before the field existed.
+    let path = run_dir.path().join("config.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let before = text.replace(",\n    \"projection\": false", "");
+    assert_ne!(before, text, "{text}");
+    std::fs::write(&path, before).unwrap();
+
+    let images = Sampler::load(&run_dir)
+        .expect("serves")
+        .generate(&[0, 1], 3);
+    assert_eq!(images.len(), 2 * 28 * 28);
+    let mut resumed_at = None;
+    let state = train(
+        &data,
+        "halves",
+        &old,
+        &settings(&old, 2),
+        &run_dir,
+        &mut |p| {
+            if let TrainProgress::Resumed { epoch } = p {
+                resumed_at = Some(epoch);
+            }
+        },
+        &|| false,
+    )
+    .expect("resumes");
+    assert_eq!(resumed_at, Some(1));
+    assert_eq!(state.history.len(), 2);
 }
 
 #[test]

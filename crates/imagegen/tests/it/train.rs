@@ -80,6 +80,57 @@ pub(crate) fn run(data: &Images, model: &ModelConfig, epochs: usize, dir: &RunDi
     .expect("trains")
 }
 
+/// Trains `model` into `dir` for `epochs`, cancelled once epoch 2 starts: the error's message.
+fn cancel_in_second_epoch(
+    data: &Images,
+    model: &ModelConfig,
+    epochs: usize,
+    dir: &RunDir,
+) -> String {
+    let epoch_two = std::cell::Cell::new(false);
+    train(
+        data,
+        "halves",
+        model,
+        &settings(model, epochs),
+        dir,
+        &mut |p| {
+            if let TrainProgress::Batch { epoch, .. } = p {
+                epoch_two.set(epoch == 2);
+            }
+        },
+        &|| epoch_two.get(),
+    )
+    .expect_err("cancelled")
+    .to_string()
+}
+
+/// Trains `model` into `dir` for `epochs`, which must resume after the run's first epoch.
+fn resume_after_first_epoch(
+    data: &Images,
+    model: &ModelConfig,
+    epochs: usize,
+    dir: &RunDir,
+) -> TrainState {
+    let mut resumed_at = None;
+    let state = train(
+        data,
+        "halves",
+        model,
+        &settings(model, epochs),
+        dir,
+        &mut |p| {
+            if let TrainProgress::Resumed { epoch } = p {
+                resumed_at = Some(epoch);
+            }
+        },
+        &|| false,
+    )
+    .expect("resumes");
+    assert_eq!(resumed_at, Some(1));
+    state
+}
+
 #[test]
 fn both_models_write_their_runs_and_the_vae_learns() {
     let _turn = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
@@ -157,22 +208,7 @@ fn an_interrupted_run_resumes_exactly_and_other_settings_are_refused() {
             )
         }));
         assert!(interrupted.is_err());
-        let mut resumed_at = None;
-        let state = train(
-            &data,
-            "halves",
-            &model,
-            &settings(&model, 3),
-            &cut,
-            &mut |p| {
-                if let TrainProgress::Resumed { epoch } = p {
-                    resumed_at = Some(epoch);
-                }
-            },
-            &|| false,
-        )
-        .expect("resumes");
-        assert_eq!(resumed_at, Some(1));
+        let state = resume_after_first_epoch(&data, &model, 3, &cut);
         let losses =
             |s: &TrainState| -> Vec<_> { s.history.iter().map(|e| e.losses.clone()).collect() };
         assert_eq!(losses(&state), losses(&expected), "{}", model.name());
@@ -196,23 +232,9 @@ fn an_interrupted_run_resumes_exactly_and_other_settings_are_refused() {
     // A cancelled run keeps its finished epochs; a damaged checkpoint is then an error naming
     // the file, not a panic.
     let partial = RunDir::new(dir.path().join("vae-partial"));
-    let epoch_two = std::cell::Cell::new(false);
-    let cancelled = train(
-        &data,
-        "halves",
-        &vae(),
-        &settings(&vae(), 3),
-        &partial,
-        &mut |p| {
-            if let TrainProgress::Batch { epoch, .. } = p {
-                epoch_two.set(epoch == 2);
-            }
-        },
-        &|| epoch_two.get(),
-    )
-    .expect_err("cancelled");
+    let cancelled = cancel_in_second_epoch(&data, &vae(), 3, &partial);
     assert!(
-        cancelled.to_string().contains("keeps its first 1 epochs"),
+        cancelled.contains("keeps its first 1 epochs"),
         "{cancelled}"
     );
     assert_eq!(partial.state().unwrap().unwrap().history.len(), 1);
@@ -243,21 +265,11 @@ fn a_run_from_before_the_projection_discriminator_serves_and_resumes() {
         projection: false,
     });
     let run_dir = RunDir::new(dir.path().join("old"));
-    let epoch_two = std::cell::Cell::new(false);
-    train(
-        &data,
-        "halves",
-        &old,
-        &settings(&old, 2),
-        &run_dir,
-        &mut |p| {
-            if let TrainProgress::Batch { epoch, .. } = p {
-                epoch_two.set(epoch == 2);
-            }
-        },
-        &|| epoch_two.get(),
-    )
-    .expect_err("cancelled after its first epoch");
+    let cancelled = cancel_in_second_epoch(&data, &old, 2, &run_dir);
+    assert!(
+        cancelled.contains("keeps its first 1 epochs"),
+        "{cancelled}"
+    );
     // The config.json of a run made before the field existed.
     let path = run_dir.path().join("config.json");
     let text = std::fs::read_to_string(&path).unwrap();
@@ -269,22 +281,7 @@ fn a_run_from_before_the_projection_discriminator_serves_and_resumes() {
         .expect("serves")
         .generate(&[0, 1], 3);
     assert_eq!(images.len(), 2 * 28 * 28);
-    let mut resumed_at = None;
-    let state = train(
-        &data,
-        "halves",
-        &old,
-        &settings(&old, 2),
-        &run_dir,
-        &mut |p| {
-            if let TrainProgress::Resumed { epoch } = p {
-                resumed_at = Some(epoch);
-            }
-        },
-        &|| false,
-    )
-    .expect("resumes");
-    assert_eq!(resumed_at, Some(1));
+    let state = resume_after_first_epoch(&data, &old, 2, &run_dir);
     assert_eq!(state.history.len(), 2);
 }
 

@@ -67,17 +67,28 @@ fn settings(model: &ModelConfig, epochs: usize) -> TrainConfig {
     }
 }
 
-pub(crate) fn run(data: &Images, model: &ModelConfig, epochs: usize, dir: &RunDir) -> TrainState {
+/// Trains `model` on `data` into `dir` for `epochs` with the tests' settings.
+fn train_halves(
+    data: &Images,
+    model: &ModelConfig,
+    epochs: usize,
+    dir: &RunDir,
+    progress: &mut dyn FnMut(TrainProgress),
+    cancelled: &dyn Fn() -> bool,
+) -> vitrine_imagegen::Result<TrainState> {
     train(
         data,
         "halves",
         model,
         &settings(model, epochs),
         dir,
-        &mut |_| {},
-        &|| false,
+        progress,
+        cancelled,
     )
-    .expect("trains")
+}
+
+pub(crate) fn run(data: &Images, model: &ModelConfig, epochs: usize, dir: &RunDir) -> TrainState {
+    train_halves(data, model, epochs, dir, &mut |_| {}, &|| false).expect("trains")
 }
 
 /// Trains `model` into `dir` for `epochs`, cancelled once epoch 2 starts: the error's message.
@@ -88,11 +99,10 @@ fn cancel_in_second_epoch(
     dir: &RunDir,
 ) -> String {
     let epoch_two = std::cell::Cell::new(false);
-    train(
+    train_halves(
         data,
-        "halves",
         model,
-        &settings(model, epochs),
+        epochs,
         dir,
         &mut |p| {
             if let TrainProgress::Batch { epoch, .. } = p {
@@ -113,11 +123,10 @@ fn resume_after_first_epoch(
     dir: &RunDir,
 ) -> TrainState {
     let mut resumed_at = None;
-    let state = train(
+    let state = train_halves(
         data,
-        "halves",
         model,
-        &settings(model, epochs),
+        epochs,
         dir,
         &mut |p| {
             if let TrainProgress::Resumed { epoch } = p {
@@ -186,11 +195,10 @@ fn an_interrupted_run_resumes_exactly_and_other_settings_are_refused() {
 
         let cut = RunDir::new(dir.path().join(format!("{}-cut", model.name())));
         let interrupted = catch_unwind(AssertUnwindSafe(|| {
-            train(
+            train_halves(
                 &data,
-                "halves",
                 &model,
-                &settings(&model, 3),
+                3,
                 &cut,
                 &mut |p| {
                     if matches!(
@@ -216,16 +224,8 @@ fn an_interrupted_run_resumes_exactly_and_other_settings_are_refused() {
         let images = |run: &RunDir| Sampler::load(run).expect("loads").generate(&[0, 1], 7);
         assert!(images(&cut) == images(&whole), "{}", model.name());
 
-        let err = train(
-            &data,
-            "halves",
-            &model,
-            &settings(&model, 4),
-            &cut,
-            &mut |_| {},
-            &|| false,
-        )
-        .expect_err("other settings");
+        let err = train_halves(&data, &model, 4, &cut, &mut |_| {}, &|| false)
+            .expect_err("other settings");
         assert!(err.to_string().contains("other settings"), "{err}");
     }
 
@@ -239,16 +239,8 @@ fn an_interrupted_run_resumes_exactly_and_other_settings_are_refused() {
     );
     assert_eq!(partial.state().unwrap().unwrap().history.len(), 1);
     std::fs::write(partial.path().join("vae.bpk"), b"damaged").unwrap();
-    let err = train(
-        &data,
-        "halves",
-        &vae(),
-        &settings(&vae(), 3),
-        &partial,
-        &mut |_| {},
-        &|| false,
-    )
-    .expect_err("damaged");
+    let err =
+        train_halves(&data, &vae(), 3, &partial, &mut |_| {}, &|| false).expect_err("damaged");
     assert!(err.to_string().contains("vae.bpk"), "{err}");
 }
 

@@ -12,6 +12,7 @@ pub mod eval;
 pub mod images;
 pub mod import;
 mod jobs;
+mod live;
 
 /// Model files: the catalog, installation from PyPI wheels, verification.
 pub mod models {

@@ -5,10 +5,7 @@
 //! restarted server reads finished epochs back from `state.json`, and starting the same run again
 //! resumes it.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -19,6 +16,7 @@ use vitrine_imagegen::{
 
 use super::serving::ImageModel;
 use super::{load_images, train_images};
+use crate::live::{Registry, Status};
 use crate::rec::{TrainingState, run_name_ok};
 use crate::{Engine, Error, Result};
 
@@ -99,44 +97,18 @@ impl ImageTraining {
     }
 }
 
-#[derive(Debug)]
-struct Live {
-    status: Mutex<ImageTraining>,
-    cancel: AtomicBool,
-}
-
-impl Live {
-    fn update(&self, change: impl FnOnce(&mut ImageTraining)) {
-        let mut status = self.status.lock().unwrap_or_else(|e| e.into_inner());
-        change(&mut status);
-        status.updates += 1;
+impl Status for ImageTraining {
+    fn state(&self) -> TrainingState {
+        self.state
     }
 
-    fn snapshot(&self) -> ImageTraining {
-        self.status
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+    fn count_update(&mut self) {
+        self.updates += 1;
     }
 }
 
-/// The image trainings this process runs.
-#[derive(Debug, Default)]
-pub(crate) struct ImageTrainings {
-    live: Mutex<HashMap<String, Arc<Live>>>,
-}
-
-impl ImageTrainings {
-    /// The name of the image training running now, if any.
-    pub(crate) fn running(&self) -> Option<String> {
-        self.live
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .find(|(_, l)| l.snapshot().state == TrainingState::Running)
-            .map(|(name, _)| name.clone())
-    }
-}
+/// The image trainings this process runs or ran.
+pub(crate) type ImageTrainings = Registry<ImageTraining>;
 
 fn invalid(field: &str, why: impl Into<String>) -> Error {
     CoreError::invalid(field, why).into()
@@ -245,33 +217,12 @@ impl Engine {
         }
         // One training of either kind at a time: the gate is held from the check to the insert.
         let _gate = self.training_gate.lock().unwrap_or_else(|e| e.into_inner());
-        let rec_busy = self.rec_training_running();
-        let mut live = self
-            .image_trainings
-            .live
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let busy = live
-            .iter()
-            .find(|(_, l)| l.snapshot().state == TrainingState::Running)
-            .map(|(name, _)| name.clone())
-            .or(rec_busy);
-        if let Some(name) = busy {
-            return Err(CoreError::Conflict(format!(
-                "the training '{name}' is running; cancel it or wait for it to end"
-            ))
-            .into());
-        }
+        self.image_trainings.idle(self.trainings.running())?;
         let mut first = image_training_on_disk(&dir, &request.run)
             .unwrap_or_else(|_| ImageTraining::new(&request.run, model.name()));
         first.state = TrainingState::Running;
         first.error = None;
-        let entry = Arc::new(Live {
-            status: Mutex::new(first),
-            cancel: AtomicBool::new(false),
-        });
-        live.insert(request.run.clone(), entry.clone());
-        drop(live);
+        let entry = self.image_trainings.insert(&request.run, first);
         let thread = std::thread::Builder::new()
             .name(format!("train-{}", request.run))
             .spawn(move || {
@@ -293,7 +244,7 @@ impl Engine {
                                 TrainProgress::Epoch(record) => s.history.push(record),
                             })
                         },
-                        &|| entry.cancel.load(Ordering::SeqCst),
+                        &|| entry.cancelled(),
                     )
                 });
                 let result = std::panic::catch_unwind(work).unwrap_or_else(|_| {
@@ -317,11 +268,7 @@ impl Engine {
                 });
             });
         if let Err(e) = thread {
-            self.image_trainings
-                .live
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&request.run);
+            self.image_trainings.remove(&request.run);
             return Err(CoreError::Storage(format!("cannot start a training thread: {e}")).into());
         }
         self.image_training(&request.run)
@@ -329,46 +276,25 @@ impl Engine {
 
     /// Asks the running image training `run` to stop after its current batch.
     pub fn cancel_image_training(&self, run: &str) -> Result<ImageTraining> {
-        let entry = self
-            .image_trainings
-            .live
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(run)
-            .cloned();
-        if let Some(live) = entry {
-            if live.snapshot().state == TrainingState::Running {
-                live.cancel.store(true, Ordering::SeqCst);
-            }
-            return Ok(live.snapshot());
+        match self.image_trainings.cancel(run) {
+            Some(status) => Ok(status),
+            None => self.image_training(run),
         }
-        self.image_training(run)
     }
 
     /// Every image run in the runs folder (recommender runs are not listed), by name.
     pub fn image_trainings(&self) -> Result<Vec<ImageTraining>> {
-        let live: Vec<String> = self
-            .image_trainings
-            .live
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .keys()
-            .cloned()
-            .collect();
-        let names = self.run_names(|dir| RunDir::new(dir).config().is_ok(), live)?;
+        let names = self.run_names(
+            |dir| RunDir::new(dir).config().is_ok(),
+            self.image_trainings.names(),
+        )?;
         names.iter().map(|n| self.image_training(n)).collect()
     }
 
     /// The status of image run `run`: live when this process trains it, else from its folder.
     pub fn image_training(&self, run: &str) -> Result<ImageTraining> {
-        if let Some(live) = self
-            .image_trainings
-            .live
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(run)
-        {
-            return Ok(live.snapshot());
+        if let Some(status) = self.image_trainings.get(run) {
+            return Ok(status);
         }
         if !run_name_ok(run) {
             return Err(not_found(run));

@@ -4,10 +4,7 @@
 //! run directory is the record: a restarted server has lost only the live view, reads the rest
 //! from `state.json` and `metrics.json`, and starting the same run again resumes it.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -19,6 +16,7 @@ use vitrine_recsys::{
 };
 
 use super::train::{RecAttributes, RecSource, RecTrainConfig, load_sequences, train_rec};
+use crate::live::{Live, Registry, Status};
 use crate::{Engine, Error, Result};
 
 /// What the data of a store-trained run is called in its `config.json`.
@@ -143,33 +141,18 @@ impl Training {
     }
 }
 
-/// A training this process runs.
-#[derive(Debug)]
-struct Live {
-    status: Mutex<Training>,
-    cancel: AtomicBool,
-}
-
-impl Live {
-    fn update(&self, change: impl FnOnce(&mut Training)) {
-        let mut status = self.status.lock().unwrap_or_else(|e| e.into_inner());
-        change(&mut status);
-        status.updates += 1;
+impl Status for Training {
+    fn state(&self) -> TrainingState {
+        self.state
     }
 
-    fn snapshot(&self) -> Training {
-        self.status
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+    fn count_update(&mut self) {
+        self.updates += 1;
     }
 }
 
-/// The engine's trainings: where runs go, and those this process runs.
-#[derive(Debug, Default)]
-pub(crate) struct Trainings {
-    live: Mutex<HashMap<String, Arc<Live>>>,
-}
+/// The recommender trainings this process runs or ran.
+pub(crate) type Trainings = Registry<Training>;
 
 fn invalid(field: &str, why: impl Into<String>) -> Error {
     CoreError::invalid(field, why).into()
@@ -264,23 +247,7 @@ impl Engine {
         let run = self.runs_dir()?.join(&request.run);
         // One training of either kind at a time: the gate is held from the check to the insert.
         let _gate = self.training_gate.lock().unwrap_or_else(|e| e.into_inner());
-        let image_busy = self.image_trainings.running();
-        let mut live = self
-            .trainings
-            .live
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let busy = live
-            .iter()
-            .find(|(_, l)| l.snapshot().state == TrainingState::Running)
-            .map(|(name, _)| name.clone())
-            .or(image_busy);
-        if let Some(name) = busy {
-            return Err(CoreError::Conflict(format!(
-                "the training '{name}' is running; cancel it or wait for it to end"
-            ))
-            .into());
-        }
+        self.trainings.idle(self.image_trainings.running())?;
         let attributes = if request.attributes {
             RecAttributes::Store
         } else {
@@ -331,12 +298,7 @@ impl Engine {
         first.state = TrainingState::Running;
         first.phase = Some("loading".into());
         first.serving = false;
-        let entry = Arc::new(Live {
-            status: Mutex::new(first),
-            cancel: AtomicBool::new(false),
-        });
-        live.insert(request.run.clone(), entry.clone());
-        drop(live);
+        let entry = self.trainings.insert(&request.run, first);
         let engine = self.clone();
         let serve = request.serve;
         let thread = std::thread::Builder::new()
@@ -355,11 +317,7 @@ impl Engine {
                 }
             });
         if let Err(e) = thread {
-            self.trainings
-                .live
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&request.run);
+            self.trainings.remove(&request.run);
             return Err(CoreError::Storage(format!("cannot start a training thread: {e}")).into());
         }
         self.training(&request.run)
@@ -369,7 +327,7 @@ impl Engine {
         &self,
         data: &vitrine_recsys::Sequences,
         config: &RecTrainConfig,
-        live: &Live,
+        live: &Live<Training>,
         serve: bool,
     ) {
         let result = train_rec(
@@ -402,7 +360,7 @@ impl Engine {
                     }
                 });
             },
-            &|| live.cancel.load(Ordering::SeqCst),
+            &|| live.cancelled(),
         );
         match result {
             Ok(metrics) => {
@@ -443,47 +401,18 @@ impl Engine {
         }
     }
 
-    /// The name of the recommender training running now, if any.
-    pub(crate) fn rec_training_running(&self) -> Option<String> {
-        self.trainings
-            .live
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .find(|(_, l)| l.snapshot().state == TrainingState::Running)
-            .map(|(name, _)| name.clone())
-    }
-
     /// Asks the running training `run` to stop after its current batch; its finished epochs
     /// are kept.
     pub fn cancel_training(&self, run: &str) -> Result<Training> {
-        let entry = self
-            .trainings
-            .live
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(run)
-            .cloned();
-        match entry {
-            Some(live) if live.snapshot().state == TrainingState::Running => {
-                live.cancel.store(true, Ordering::SeqCst);
-                Ok(live.snapshot())
-            }
-            Some(live) => Ok(live.snapshot()),
+        match self.trainings.cancel(run) {
+            Some(status) => Ok(status),
             None => self.training(run),
         }
     }
 
     /// The status of `run`: live when this process runs it, else from its folder.
     pub fn training(&self, run: &str) -> Result<Training> {
-        if let Some(live) = self
-            .trainings
-            .live
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(run)
-        {
-            let mut status = live.snapshot();
+        if let Some(mut status) = self.trainings.get(run) {
             status.serving = status.serving && self.serving_run(&self.runs_dir()?.join(run));
             return Ok(status);
         }
@@ -496,15 +425,10 @@ impl Engine {
 
     /// Every run in the runs folder, by name.
     pub fn trainings(&self) -> Result<Vec<Training>> {
-        let live: Vec<String> = self
-            .trainings
-            .live
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .keys()
-            .cloned()
-            .collect();
-        let names = self.run_names(|dir| RunDir::new(dir).config().is_ok(), live)?;
+        let names = self.run_names(
+            |dir| RunDir::new(dir).config().is_ok(),
+            self.trainings.names(),
+        )?;
         names.iter().map(|n| self.training(n)).collect()
     }
 

@@ -183,6 +183,19 @@ impl Judged {
     pub fn gaussian(&self) -> Gaussian {
         Gaussian::fit(&self.features, self.hidden)
     }
+
+    /// The Gaussian of the features of the images whose index `keep` accepts; `None` for
+    /// fewer than two, which have no covariance.
+    pub fn gaussian_of(&self, keep: impl Fn(usize) -> bool) -> Option<Gaussian> {
+        let rows: Vec<f32> = self
+            .features
+            .chunks(self.hidden)
+            .enumerate()
+            .filter(|(i, _)| keep(*i))
+            .flat_map(|(_, row)| row.iter().copied())
+            .collect();
+        (rows.len() >= 2 * self.hidden.max(1)).then(|| Gaussian::fit(&rows, self.hidden))
+    }
 }
 
 impl Judge {
@@ -359,8 +372,32 @@ pub struct RunReport {
     pub fid: f64,
     /// `fid` over the real-against-real floor.
     pub fid_over_floor: f64,
+    /// The part of `fid` from the distance between the means; the rest is the covariances'.
+    pub fid_mean_part: f64,
+    /// Total variance of the generated images' features over the test images': below 1, the
+    /// generated images vary less than real ones (in what the classifier sees).
+    pub spread: f64,
+    /// FID and spread category by category.
+    pub per_category_fid: Vec<CategoryFid>,
     /// Median milliseconds to generate 64 images (one call, one category each in turn).
     pub generate_64_ms: f64,
+}
+
+/// FID of one category's generated images against that category's test images, next to the
+/// floor of the same size: the category's images among as many training images as the test
+/// set has. Fewer images bias these upwards; compare them with each other and with their floor,
+/// not with the FID of all images. Categories with fewer than two images in a set are left out.
+#[derive(Debug, Clone, Serialize)]
+pub struct CategoryFid {
+    /// The category.
+    pub category: String,
+    /// The generated images' FID.
+    pub fid: f64,
+    /// The real training images' FID.
+    pub floor: f64,
+    /// Total variance of the generated images' features over the test images' (of the
+    /// category).
+    pub spread: f64,
 }
 
 /// What `vitrine eval images` reports.
@@ -412,15 +449,24 @@ pub fn evaluate(
         }
     }
     progress("real images: floor");
-    let reference = judge.judge(test.pixels_of(0..test.len()))?.gaussian();
+    let test_judged = judge.judge(test.pixels_of(0..test.len()))?;
+    let reference = test_judged.gaussian();
     let mut order: Vec<usize> = (0..train.len()).collect();
     order.shuffle(&mut StdRng::seed_from_u64(seed));
     order.truncate(test.len());
     let real = train.subset(&order);
-    let floor_fid = judge
-        .judge(real.pixels_of(0..real.len()))?
-        .gaussian()
-        .frechet(&reference);
+    let real_judged = judge.judge(real.pixels_of(0..real.len()))?;
+    let floor_fid = real_judged.gaussian().frechet(&reference);
+    // Each category's test Gaussian and its floor; a category with fewer than two images in
+    // either set has no covariance and is left out.
+    let by_category: Vec<Option<(Gaussian, f64)>> = (0..classes.len())
+        .map(|c| {
+            let reference = test_judged.gaussian_of(|i| usize::from(test.labels()[i]) == c)?;
+            let real = real_judged.gaussian_of(|i| usize::from(real.labels()[i]) == c)?;
+            let floor = real.frechet(&reference);
+            Some((reference, floor))
+        })
+        .collect();
     let intended: Vec<usize> = (0..classes.len() * per_category)
         .map(|i| i / per_category)
         .collect();
@@ -437,6 +483,20 @@ pub fn evaluate(
         let (accuracy, per) = judged.accuracy(&intended, classes.len());
         let gaussian = judged.gaussian();
         let fid = gaussian.frechet(&reference);
+        let per_category_fid = by_category
+            .iter()
+            .enumerate()
+            .filter_map(|(c, known)| {
+                let (reference, floor) = known.as_ref()?;
+                let generated = judged.gaussian_of(|i| intended[i] == c)?;
+                Some(CategoryFid {
+                    category: classes[c].clone(),
+                    fid: generated.frechet(reference),
+                    floor: *floor,
+                    spread: generated.total_variance() / reference.total_variance().max(1e-12),
+                })
+            })
+            .collect();
         let labels: Vec<usize> = (0..64).map(|i| i % classes.len()).collect();
         let mut times: Vec<f64> = (0..21)
             .map(|r| {
@@ -462,6 +522,9 @@ pub fn evaluate(
             per_category: classes.iter().cloned().zip(per).collect(),
             fid,
             fid_over_floor: fid / floor_fid.max(1e-12),
+            fid_mean_part: gaussian.mean_distance(&reference),
+            spread: gaussian.total_variance() / reference.total_variance().max(1e-12),
+            per_category_fid,
             generate_64_ms: times[times.len() / 2],
         });
         gaussians.push(gaussian);
@@ -558,9 +621,19 @@ impl Gaussian {
         Self { mean, covariance }
     }
 
+    /// The squared distance between the means: the first part of the Fréchet distance.
+    pub fn mean_distance(&self, other: &Self) -> f64 {
+        (&self.mean - &other.mean).norm_squared()
+    }
+
+    /// The trace of the covariance: the features' total variance.
+    pub fn total_variance(&self) -> f64 {
+        self.covariance.trace()
+    }
+
     /// The Fréchet distance between this Gaussian and `other`.
     pub fn frechet(&self, other: &Self) -> f64 {
-        let diff = (&self.mean - &other.mean).norm_squared();
+        let diff = self.mean_distance(other);
         let root = psd_sqrt(&self.covariance);
         let middle = &root * &other.covariance * &root;
         let middle = (&middle + middle.transpose()) * 0.5;
@@ -603,6 +676,27 @@ mod tests {
         let expected = (1.0 + 1.0) + (4.0 + 4.0);
         assert!((a.frechet(&b) - expected).abs() < 1e-9);
         assert!((b.frechet(&a) - expected).abs() < 1e-9);
+        // Its parts: the means' (1 + 4), and the total variances (10 and 5).
+        assert!((a.mean_distance(&b) - 5.0).abs() < 1e-12);
+        assert_eq!((a.total_variance(), b.total_variance()), (10.0, 5.0));
+    }
+
+    #[test]
+    fn a_subset_gaussian_fits_only_the_rows_kept() {
+        let judged = Judged {
+            predicted: vec![0; 4],
+            features: vec![1.0, 10.0, 3.0, 20.0, 100.0, -5.0, 5.0, 30.0],
+            hidden: 2,
+        };
+        let even = judged.gaussian_of(|i| i % 2 == 0).unwrap();
+        assert_eq!(even.mean.as_slice(), &[50.5, 2.5]);
+        assert!(judged.gaussian_of(|i| i == 3).is_none());
+        let odd = judged.gaussian_of(|i| i % 2 == 1).unwrap();
+        assert_eq!(odd.mean.as_slice(), &[4.0, 25.0]);
+        assert_eq!(
+            odd.covariance,
+            DMatrix::from_row_slice(2, 2, &[2.0, 10.0, 10.0, 50.0])
+        );
     }
 
     #[test]

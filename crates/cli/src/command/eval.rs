@@ -292,6 +292,26 @@ fn print_images_table(r: &Value) {
             .collect();
         println!("    per category: {}", per.join(", "));
         println!(
+            "    FID from the means: {:.3}; feature spread against real: {:.2}",
+            run["fid_mean_part"].as_f64().unwrap_or(0.0),
+            run["spread"].as_f64().unwrap_or(0.0)
+        );
+        let per: Vec<String> = run["per_category_fid"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| {
+                format!(
+                    "{} {:.2} ({:.2}, spread {:.2})",
+                    p["category"].as_str().unwrap_or("-"),
+                    p["fid"].as_f64().unwrap_or(0.0),
+                    p["floor"].as_f64().unwrap_or(0.0),
+                    p["spread"].as_f64().unwrap_or(0.0)
+                )
+            })
+            .collect();
+        println!("    FID per category (floor, spread): {}", per.join(", "));
+        println!(
             "    generating 64 images: {:.1} ms (median of 21)",
             run["generate_64_ms"].as_f64().unwrap_or(0.0)
         );

@@ -121,6 +121,18 @@ fn the_classifier_is_trained_once_and_the_evaluation_reports_every_number() {
         assert!((0.0..=1.0).contains(&r.conditional_accuracy), "{r:?}");
         assert_eq!(r.per_category.len(), 2);
         assert!(r.fid.is_finite() && r.fid >= 0.0, "{r:?}");
+        assert!((0.0..=r.fid + 1e-9).contains(&r.fid_mean_part), "{r:?}");
+        assert!(r.spread.is_finite() && r.spread > 0.0, "{r:?}");
+        let names: Vec<&str> = r
+            .per_category_fid
+            .iter()
+            .map(|c| c.category.as_str())
+            .collect();
+        assert_eq!(names, data.classes());
+        for c in &r.per_category_fid {
+            assert!(c.fid.is_finite() && c.fid >= 0.0, "{c:?}");
+            assert!(c.floor.is_finite() && c.floor >= 0.0, "{c:?}");
+        }
         assert!(r.generate_64_ms > 0.0);
     }
     assert_eq!(report.between_runs.len(), 1);

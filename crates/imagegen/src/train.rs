@@ -158,6 +158,33 @@ impl RunConfig {
             classes: data.classes().to_vec(),
         }
     }
+
+    /// Whether a run recorded as `self` can train on as `wanted`: the same model, data and
+    /// settings, but for the most epochs and the time budget, which may grow to train a
+    /// finished run further.
+    pub fn continues_as(&self, wanted: &Self) -> bool {
+        let loose = |c: &Self| {
+            let mut c = c.clone();
+            c.train.epochs = 0;
+            c.train.max_minutes = None;
+            c
+        };
+        loose(self) == loose(wanted)
+    }
+}
+
+/// Why training stops after `epoch` (of `spent` seconds in all, the last `last` long), if it
+/// does: the epochs are done, or another epoch as long as the last would overrun the budget.
+fn stop_reason(epoch: usize, config: &TrainConfig, spent: f64, last: f64) -> Option<String> {
+    if epoch >= config.epochs {
+        Some(format!("{epoch} epochs"))
+    } else if config.max_minutes.is_some_and(|m| spent + last > m * 60.0) {
+        Some(format!(
+            "time budget: another epoch would pass it ({spent:.0} s of training)"
+        ))
+    } else {
+        None
+    }
 }
 
 /// One finished epoch.
@@ -664,9 +691,12 @@ pub fn train(
     let mut state = TrainState::default();
     match run.state()? {
         Some(saved) => {
-            if run.config()? != run_config {
+            let kept = run.config()?;
+            if !kept.continues_as(&run_config) {
                 return Err(unusable(
-                    "holds a run with other settings or data; train into a new directory".into(),
+                    "holds a run with other settings or data (only the epochs and the time \
+                     budget may change, to train it further); train into a new directory"
+                        .into(),
                 ));
             }
             let steps = (saved.history.len() * (data.len() / config.batch)) as u64;
@@ -675,6 +705,18 @@ pub fn train(
                 epoch: saved.history.len(),
             });
             state = saved;
+            if kept != run_config {
+                // More epochs or a larger budget: a finished run may train on. Its record then
+                // says so; a run with nothing left to train keeps the record it has.
+                let spent: f64 = state.history.iter().map(|e| e.train_seconds).sum();
+                let last = state.history.last().map_or(0.0, |e| e.train_seconds);
+                state.stopped = stop_reason(state.history.len(), config, spent, last);
+                state.finished = state.stopped.is_some();
+                if !state.finished {
+                    write_json(&run.file("config.json"), &run_config)?;
+                    write_json(&run.file("state.json"), &state)?;
+                }
+            }
         }
         None => write_json(&run.file("config.json"), &run_config)?,
     }
@@ -745,17 +787,7 @@ pub fn train(
             images_per_second: (total * config.batch) as f64 / train_seconds.max(1e-9),
         };
         state.history.push(record.clone());
-        if epoch == config.epochs {
-            state.stopped = Some(format!("{epoch} epochs"));
-        } else if config
-            .max_minutes
-            .is_some_and(|m| spent + train_seconds > m * 60.0)
-        {
-            // Another epoch as long as this one would overrun the budget.
-            state.stopped = Some(format!(
-                "time budget: another epoch would pass it ({spent:.0} s of training)"
-            ));
-        }
+        state.stopped = stop_reason(epoch, config, spent, train_seconds);
         state.finished = state.stopped.is_some();
         models = models.end_epoch(config.batch, &device);
         let samples = models.samples(config.seed, &plain);

@@ -35,7 +35,8 @@ pub(crate) struct ImageArgs {
     #[arg(long)]
     data: PathBuf,
     /// The run directory: config.json, weights, state.json, metrics.json, samples/, loss.png.
-    /// An existing run with the same settings resumes.
+    /// An existing run with the same settings resumes; given more epochs or a larger budget, a
+    /// finished run trains further.
     #[arg(long)]
     run: PathBuf,
     /// Most epochs (default: 30 for the GAN, whose time budget usually decides first; 10 for
@@ -51,7 +52,7 @@ pub(crate) struct ImageArgs {
     /// Seed of the weights, the shuffles and the noise.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Training time budget in minutes (0: none).
+    /// Training time budget in minutes (0: none), counting the run's earlier epochs.
     #[arg(long, default_value_t = 20.0)]
     max_minutes: f64,
     /// Latent (noise) size (default: 64 for the GAN, 16 for the VAE).
@@ -107,7 +108,7 @@ pub(crate) struct RecArgs {
     /// Epochs without a better validation NDCG@10 before stopping.
     #[arg(long, default_value_t = TrainConfig::default().patience)]
     patience: usize,
-    /// Training time budget in minutes (0: none).
+    /// Training time budget in minutes (0: none), counting the run's earlier epochs.
     #[arg(long, default_value_t = 15.0)]
     max_minutes: f64,
     /// The objective.

@@ -3,7 +3,7 @@
 //! run under the runs folder, with live progress and cancellation. One training at a time,
 //! recommender trainings included (each takes every core). The run directory is the record: a
 //! restarted server reads finished epochs back from `state.json`, and starting the same run again
-//! resumes it.
+//! resumes it (with more epochs or a larger budget, a finished run trains further).
 
 use std::path::{Path, PathBuf};
 
@@ -33,9 +33,11 @@ pub struct ImageTrainingRequest {
     /// `DIR/<category>/*.png` with 28×28 images.
     #[schema(value_type = String)]
     pub data: PathBuf,
-    /// Most epochs (1 to 1000; default 30 for the GAN, 10 for the VAE).
+    /// Most epochs (1 to 1000; default 30 for the GAN, 10 for the VAE). More than a finished
+    /// run has trains it further.
     pub epochs: Option<usize>,
-    /// Training time budget in minutes (default 20; 0 for none).
+    /// Training time budget in minutes, counting the run's earlier epochs (default 20; 0 for
+    /// none).
     pub max_minutes: Option<f64>,
     /// Images per batch (2 to 1024; default 32 for the GAN, 64 for the VAE).
     pub batch: Option<usize>,
@@ -181,8 +183,9 @@ fn settings(request: &ImageTrainingRequest, classes: usize) -> Result<(ModelConf
 
 impl Engine {
     /// Starts training `request.model` on the images in `request.data` in a background thread
-    /// (or resumes it); returns its first status. `Conflict` while another training runs or
-    /// when the folder holds a run with other settings or data.
+    /// (or resumes it, or trains a finished run further when given more epochs or a larger
+    /// budget); returns its first status. `Conflict` while another training runs or when the
+    /// folder holds a run with other settings or data.
     pub fn start_image_training(&self, request: &ImageTrainingRequest) -> Result<ImageTraining> {
         if !run_name_ok(&request.run) {
             return Err(invalid(
@@ -206,10 +209,11 @@ impl Engine {
         let source = request.data.display().to_string();
         if dir.join("config.json").is_file() {
             let wanted = RunConfig::new(&model, &train, &source, &data);
-            if run.config().ok().as_ref() != Some(&wanted) {
+            if !run.config().is_ok_and(|kept| kept.continues_as(&wanted)) {
                 return Err(CoreError::Conflict(format!(
-                    "the run '{}' holds another model, other settings or other data; start a run \
-                     with a new name",
+                    "the run '{}' holds another model, other settings or other data (only epochs \
+                     and max_minutes may change, to train it further); start a run with a new \
+                     name",
                     request.run
                 ))
                 .into());

@@ -1,7 +1,7 @@
 //! Training the GAN and the VAE on a tiny made-up set: the run directory is written, the VAE
 //! learns (its loss falls), an interrupted run resumes exactly as an uninterrupted one, a
-//! cancelled one keeps its epochs, other settings are refused, and a damaged checkpoint is an
-//! error naming the file.
+//! finished one trains further when given more epochs, a cancelled one keeps its epochs, other
+//! settings are refused, and a damaged checkpoint is an error naming the file.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Mutex;
@@ -185,7 +185,7 @@ fn both_models_write_their_runs_and_the_vae_learns() {
 }
 
 #[test]
-fn an_interrupted_run_resumes_exactly_and_other_settings_are_refused() {
+fn an_interrupted_run_resumes_exactly_trains_further_and_refuses_other_settings() {
     let _turn = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
     let data = halves();
     let dir = tempfile::tempdir().unwrap();
@@ -224,8 +224,25 @@ fn an_interrupted_run_resumes_exactly_and_other_settings_are_refused() {
         let images = |run: &RunDir| Sampler::load(run).expect("loads").generate(&[0, 1], 7);
         assert!(images(&cut) == images(&whole), "{}", model.name());
 
-        let err = train_halves(&data, &model, 4, &cut, &mut |_| {}, &|| false)
-            .expect_err("other settings");
+        // More epochs train the finished run further, as if it had been asked for them at
+        // the start; fewer leave it as it is.
+        let longer = RunDir::new(dir.path().join(format!("{}-longer", model.name())));
+        let expected = run(&data, &model, 4, &longer);
+        let state = run(&data, &model, 4, &cut);
+        assert_eq!(losses(&state), losses(&expected), "{}", model.name());
+        assert!(images(&cut) == images(&longer), "{}", model.name());
+        assert_eq!(cut.config().unwrap().train.epochs, 4);
+        assert_eq!(run(&data, &model, 2, &cut).history.len(), 4);
+        assert_eq!(cut.config().unwrap().train.epochs, 4);
+
+        let other = TrainConfig {
+            lr: 0.5,
+            ..settings(&model, 5)
+        };
+        let err = train(&data, "halves", &model, &other, &cut, &mut |_| {}, &|| {
+            false
+        })
+        .expect_err("other settings");
         assert!(err.to_string().contains("other settings"), "{err}");
     }
 

@@ -145,6 +145,21 @@ async fn images_and_banners_from_a_gan_trained_over_the_api() {
     post(&app, "/v1/image-trainings", &app.admin, other)
         .await
         .assert_error(409, "conflict");
+    // More epochs train the finished run further.
+    let mut more = run.clone();
+    more["epochs"] = json!(3);
+    let reply = post(&app, "/v1/image-trainings", &app.admin, more).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text());
+    let (_, _, mut events) =
+        Events::open(&app, "/v1/image-trainings/tiny-gan/events", &app.admin).await;
+    let end = loop {
+        let (name, data) = events.next().await.expect("events until the end");
+        if name == "end" {
+            break data;
+        }
+    };
+    assert_eq!(end["state"], "done", "{end}");
+    assert_eq!(end["history"].as_array().unwrap().len(), 3, "{end}");
 
     // A grid of three, deterministic by seed; the category matches without regard to case.
     let ask = json!({"category": "LEFT", "count": 3, "seed": 7});

@@ -710,11 +710,20 @@ pub fn train(
                 // says so; a run with nothing left to train keeps the record it has.
                 let spent: f64 = state.history.iter().map(|e| e.train_seconds).sum();
                 let last = state.history.last().map_or(0.0, |e| e.train_seconds);
-                state.stopped = stop_reason(state.history.len(), config, spent, last);
-                state.finished = state.stopped.is_some();
-                if !state.finished {
-                    write_json(&run.file("config.json"), &run_config)?;
-                    write_json(&run.file("state.json"), &state)?;
+                match stop_reason(state.history.len(), config, spent, last) {
+                    None => {
+                        state.stopped = None;
+                        state.finished = false;
+                        // The state first: a kill between the two leaves a run that the new
+                        // command reopens again, not one marked finished under the new record.
+                        write_json(&run.file("state.json"), &state)?;
+                        write_json(&run.file("config.json"), &run_config)?;
+                    }
+                    Some(reason) if !state.finished => {
+                        state.stopped = Some(reason);
+                        state.finished = true;
+                    }
+                    Some(_) => {}
                 }
             }
         }
